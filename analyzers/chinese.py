@@ -1,0 +1,72 @@
+"""Chinese: jieba search-mode segmentation over Simplified, half-width text.
+
+Search mode also emits the dictionary sub-words of long words, so 工具 is
+found inside 测试工具箱. Traditional characters are folded to Simplified and
+full-width forms to half-width one character for one, so offsets still point
+into the original text.
+"""
+import logging
+import os
+import threading
+
+from whoosh.analysis import Filter
+
+from .normalize import fold_width_same_length, to_simplified_same_length
+from .tokens import SpanTokenizer, is_wordlike
+
+
+def cache_dir() -> str:
+    """Directory the app owns for jieba's dictionary cache (POLYSEARCH_CACHE_DIR)."""
+    default = os.path.join(os.path.expanduser("~"), ".cache", "polysearch")
+    path = os.environ.get("POLYSEARCH_CACHE_DIR", default)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+class _Jieba:
+    _lock = threading.Lock()
+    _tokenizer = None
+
+    @classmethod
+    def get(cls):
+        if cls._tokenizer is None:
+            with cls._lock:
+                if cls._tokenizer is None:
+                    import jieba
+
+                    jieba.setLogLevel(logging.WARNING)
+                    tok = jieba.Tokenizer()
+                    tok.tmp_dir = cache_dir()
+                    tok.initialize()  # build/load the prefix dictionary now, not in a query
+                    cls._tokenizer = tok
+        return cls._tokenizer
+
+
+def initialize() -> None:
+    """Load the Chinese dictionary (call at start-up so the first query is not slow)."""
+    _Jieba.get()
+
+
+def fold_chinese_same_length(text: str) -> str:
+    return to_simplified_same_length(fold_width_same_length(text))
+
+
+class ChineseTokenizer(SpanTokenizer):
+    """Words and their dictionary sub-words (jieba search mode), on folded text."""
+
+    def spans(self, value):
+        folded = fold_chinese_same_length(value)
+        out = []
+        for word, start, end in _Jieba.get().tokenize(folded, mode="search", HMM=True):
+            if is_wordlike(word):
+                out.append((start, end))
+        return out
+
+
+class ChineseFoldFilter(Filter):
+    """Token text in Simplified, half-width form (the tokenizer sliced the original)."""
+
+    def __call__(self, tokens):
+        for t in tokens:
+            t.text = fold_chinese_same_length(t.text)
+            yield t

@@ -1,0 +1,78 @@
+"""Script classification and script runs: the first signal for routing text.
+
+A run is a maximal stretch of text whose letters share one script class.
+Spaces and punctuation never start a run; they stay with the run in progress,
+so "King’s Day" inside Chinese text is one Latin run.
+"""
+import unicodedata
+from functools import lru_cache
+
+# Script classes that get their own analysis chain.
+THAI = "thai"
+HAN = "han"          # Chinese characters (also Japanese kanji)
+KANA = "kana"        # Japanese hiragana/katakana
+HANGUL = "hangul"
+ARABIC = "arabic"    # Arabic script (ar, fa, ur)
+NOSPACE = "nospace"  # Lao, Khmer, Myanmar, Tibetan: written without spaces
+WORD = "word"        # space-delimited scripts: Latin, Cyrillic, Greek, Devanagari, Hebrew, digits ...
+
+_RANGES = [
+    (0x0E00, 0x0E7F, THAI),
+    (0x0600, 0x06FF, ARABIC), (0x0750, 0x077F, ARABIC), (0x08A0, 0x08FF, ARABIC),
+    (0xFB50, 0xFDFF, ARABIC), (0xFE70, 0xFEFF, ARABIC),
+    (0x0E80, 0x0EFF, NOSPACE), (0x1780, 0x17FF, NOSPACE), (0x19E0, 0x19FF, NOSPACE),
+    (0x1000, 0x109F, NOSPACE), (0xAA60, 0xAA7F, NOSPACE), (0x0F00, 0x0FFF, NOSPACE),
+    (0x3040, 0x30FF, KANA), (0x31F0, 0x31FF, KANA), (0xFF66, 0xFF9F, KANA),
+    (0x1100, 0x11FF, HANGUL), (0x3130, 0x318F, HANGUL), (0xAC00, 0xD7AF, HANGUL),
+    (0x3400, 0x4DBF, HAN), (0x4E00, 0x9FFF, HAN), (0xF900, 0xFAFF, HAN),
+    (0x20000, 0x2FA1F, HAN), (0x3005, 0x3007, HAN), (0x3021, 0x3029, HAN),
+]
+
+
+@lru_cache(maxsize=65536)
+def char_script(ch: str) -> str | None:
+    """The script class of one character, or None for spaces, punctuation, symbols and marks."""
+    cp = ord(ch)
+    for lo, hi, script in _RANGES:
+        if lo <= cp <= hi:
+            # Thai/Arabic/Lao... punctuation and digits still belong to their script's run,
+            # except the Arabic comma/semicolon/question mark which are plain punctuation.
+            if script == ARABIC and unicodedata.category(ch).startswith("P"):
+                return None
+            return script
+    cat = unicodedata.category(ch)
+    if cat[0] in "LN":
+        return WORD
+    return None
+
+
+def script_runs(text: str) -> list[tuple[str, int, int]]:
+    """Split text into (script, start, end) runs covering every letter.
+
+    Neutral characters (spaces, punctuation, combining marks) join the current run;
+    leading neutral characters join the first run.
+    """
+    runs: list[list] = []
+    for i, ch in enumerate(text):
+        script = char_script(ch)
+        if script is None:
+            continue
+        if runs and runs[-1][0] == script:
+            runs[-1][2] = i + 1
+        else:
+            if runs:
+                runs[-1][2] = i  # neutral chars between runs go to the earlier run
+            runs.append([script, i if runs else 0, i + 1])
+    if runs:
+        runs[-1][2] = len(text)
+    return [tuple(r) for r in runs]
+
+
+def dominant_script(text: str) -> str | None:
+    """The script with the most letters in the text (ties: first seen)."""
+    counts: dict[str, int] = {}
+    for ch in text:
+        s = char_script(ch)
+        if s is not None and not ch.isdigit():
+            counts[s] = counts.get(s, 0) + 1
+    return max(counts, key=counts.get) if counts else None

@@ -1,0 +1,72 @@
+"""Building blocks shared by the segmenting tokenizers.
+
+Segmenters (newmm, jieba) run on a normalized copy of the text; an OffsetMap
+carries every character of that copy back to its position in the original,
+so highlighting stays exact whatever the normalization removed.
+"""
+from whoosh.analysis import Token, Tokenizer
+
+
+class OffsetMap:
+    """A normalized string plus, for each of its characters, the original index."""
+
+    __slots__ = ("text", "origin", "length")
+
+    def __init__(self, text: str, origin: list[int] | None, length: int):
+        self.text = text
+        self.origin = origin  # None means identity (nothing was removed)
+        self.length = length  # length of the original text
+
+    @classmethod
+    def by_deleting(cls, text: str, drop) -> "OffsetMap":
+        """Remove the characters at the indexes for which drop(text, i) is true."""
+        keep = [i for i in range(len(text)) if not drop(text, i)]
+        if len(keep) == len(text):
+            return cls(text, None, len(text))
+        return cls("".join(text[i] for i in keep), keep, len(text))
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original (start, end) of the normalized span [start, end)."""
+        if self.origin is None:
+            return start, end
+        if start >= len(self.origin):
+            return self.length, self.length
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+class SpanTokenizer(Tokenizer):
+    """Base for tokenizers that find (start, end) word spans in a text.
+
+    Subclasses implement spans(value) -> iterable of (start, end) into value.
+    """
+
+    def spans(self, value: str):
+        raise NotImplementedError
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True,
+                 mode="", **kwargs):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            spans = [(0, len(value))] if value else []
+        else:
+            spans = self.spans(value)
+        pos = start_pos
+        for start, end in spans:
+            t.text = value[start:end]
+            t.boost = 1.0
+            t.stopped = False
+            if keeporiginal:
+                t.original = t.text
+            if positions:
+                t.pos = pos
+            pos += 1
+            if chars:
+                t.startchar = start_char + start
+                t.endchar = start_char + end
+            yield t
+
+
+def is_wordlike(text: str) -> bool:
+    """True if the text has a letter or digit (segmenters also return spaces and punctuation)."""
+    return any(ch.isalnum() for ch in text)
