@@ -1,0 +1,222 @@
+"""The search core: one object over the live index generation, used by the CLI and the web app.
+
+    engine = SearchEngine(index_dir)
+    engine.search(SearchRequest("ไฮฟอง")).results
+
+Thread-safe. Each call checks (one stat) whether a reindex published a newer
+generation and switches to it; each thread keeps its own Whoosh searcher.
+"""
+import threading
+import time
+from datetime import datetime, time as dtime
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh import query as Q
+from whoosh import sorting
+from whoosh.scoring import BM25F
+
+from analyzers import FIELD_LANGUAGES, field_language
+
+from . import store
+from .query import build_query, field_analyzer, parse_user_query, query_terms
+from .results import Hit, SearchError, SearchRequest, SearchResponse
+from .snippets import lead, make_snippet
+
+FACET_FIELDS = ("lang", "source", "year", "entities")
+
+
+class _Generation:
+    """An opened index generation (shared by threads; searchers are per thread)."""
+
+    def __init__(self, root: Path, name: str):
+        self.name = name
+        self.dir = store.generation_dir(root, name)
+        self.manifest = store.read_manifest(self.dir)
+        self.index = whoosh_index.open_dir(str(self.dir))
+        self.local = threading.local()
+
+    def searcher(self):
+        s = getattr(self.local, "searcher", None)
+        if s is None:
+            s = self.index.searcher(weighting=BM25F(B=0.75, K1=1.2))
+            self.local.searcher = s
+        return s
+
+
+class SearchEngine:
+    def __init__(self, index_dir=None):
+        self.root = Path(index_dir) if index_dir else store.default_index_dir()
+        self._lock = threading.Lock()
+        self._gen: _Generation | None = None
+        self._current_stat = None
+        self._refresh(force=True)
+        if self._gen is None:
+            raise FileNotFoundError(
+                f"no index at {self.root}: build one with `polysearch index --index {self.root}`")
+
+    # -- generations ---------------------------------------------------------
+    def _refresh(self, force: bool = False) -> None:
+        try:
+            st = (self.root / store.CURRENT).stat()
+            stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if not force and stamp == self._current_stat:
+            return
+        with self._lock:
+            name = store.current_generation(self.root)
+            if name and (self._gen is None or self._gen.name != name):
+                self._gen = _Generation(self.root, name)
+            self._current_stat = stamp
+
+    @property
+    def generation(self) -> _Generation:
+        self._refresh()
+        return self._gen
+
+    # -- search --------------------------------------------------------------
+    def search(self, request: SearchRequest) -> SearchResponse:
+        request.validate()
+        started = time.perf_counter()
+        gen = self.generation
+        searcher = gen.searcher()
+        parsed = parse_user_query(request.query)
+        query_langs = self._query_langs(request.query)
+        query_lang = query_langs[0] if query_langs else None
+        query = None if parsed.empty else build_query(parsed, query_lang)
+        filters = self._filters(request)
+
+        response = SearchResponse(query=request.query, total=0, took_ms=0.0, page=request.page,
+                                  size=request.size, results=[], mode="lexical",
+                                  query_langs=query_langs)
+        if query is None:
+            response.facets = self._facets(searcher, Q.Every(), filters)
+        else:
+            results = searcher.search_page(query, request.page, pagelen=request.size,
+                                           filter=filters)
+            response.total = results.total
+            terms = self._highlight_terms(parsed, query_lang)
+            for hit in results:
+                response.results.append(self._hit(hit, hit.score, terms))
+            response.facets = self._facets(searcher, query, filters)
+        response.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return response
+
+    def _filters(self, request: SearchRequest) -> Q.Query | None:
+        parts = []
+        if request.lang:
+            parts.append(Q.Term("lang", request.lang))
+        if request.source:
+            parts.append(Q.Term("source", request.source))
+        if request.entity:
+            parts.append(Q.Term("entities", request.entity))
+        if request.date_from or request.date_to:
+            start = datetime.combine(request.date_from, dtime.min) if request.date_from else None
+            end = datetime.combine(request.date_to, dtime.max) if request.date_to else None
+            parts.append(Q.DateRange("date", start, end))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else Q.And(parts)
+
+    def _facets(self, searcher, query, filters) -> dict[str, dict[str, int]]:
+        """Counts per facet value over the matching documents.
+
+        The language facet ignores the language filter, so the chips still show
+        how many results the other languages have.
+        """
+        facets = {}
+        for name in FACET_FIELDS:
+            facet_filter = filters
+            if name == "lang" and filters is not None:
+                facet_filter = _without_field(filters, "lang")
+            facet = sorting.FieldFacet(name, allow_overlap=(name == "entities"))
+            r = searcher.search(query, limit=1, filter=facet_filter, groupedby={name: facet},
+                                maptype=sorting.Count)
+            counts = {k: v for k, v in r.groups(name).items() if k}
+            facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+        return facets
+
+    def _highlight_terms(self, parsed, query_lang) -> dict[str, set[str]]:
+        """Query terms per field language (what the snippet of a document in that language marks)."""
+        text = " ".join([parsed.text] + parsed.phrases)
+        return {lang: set(query_terms(text, lang, query_lang=query_lang)) for lang in FIELD_LANGUAGES}
+
+    def _hit(self, hit, score: float, terms: dict[str, set[str]] | None) -> Hit:
+        f = hit.fields()
+        flang = field_language(f.get("lang"))
+        body = f.get("body") or ""
+        if terms:
+            snippet = make_snippet(body, terms[flang], field_analyzer(flang))
+        else:
+            snippet = lead(body)
+        date = f.get("date")
+        return Hit(id=f["id"], title=f.get("title") or "", lang=f.get("lang") or "",
+                   date=date.date().isoformat() if date else None,
+                   source=f.get("source") or None, url=f.get("url") or None,
+                   score=round(float(score), 4), snippet=snippet)
+
+    @staticmethod
+    def _query_langs(text: str) -> list[str]:
+        if not text.strip():
+            return []
+        try:
+            from analyzers.langid import detect_language
+        except ImportError:
+            return []
+        lang = detect_language(text)
+        return [lang] if lang and lang != "und" else []
+
+    # -- batch retrieval (evaluation) -----------------------------------------
+    def retrieve(self, text: str, k: int = 100, lang: str | None = None,
+                 mode: str = "lexical") -> list[tuple[str, float]]:
+        """Top-k (doc id, score) for a query string, without snippets or facets."""
+        parsed = parse_user_query(text)
+        langs = self._query_langs(text)
+        query = None if parsed.empty else build_query(parsed, langs[0] if langs else None)
+        if query is None:
+            return []
+        searcher = self.generation.searcher()
+        filt = Q.Term("lang", lang) if lang else None
+        return [(hit["id"], float(hit.score)) for hit in searcher.search(query, limit=k, filter=filt)]
+
+    # -- articles and health ---------------------------------------------------
+    def article(self, article_id: str) -> dict | None:
+        if not isinstance(article_id, str) or not article_id or len(article_id) > 1000:
+            return None
+        fields = self.generation.searcher().document(id=article_id)
+        if fields is None:
+            return None
+        date = fields.get("date")
+        entities = fields.get("entities") or ""
+        return {
+            "id": fields["id"], "title": fields.get("title") or "", "body": fields.get("body") or "",
+            "lang": fields.get("lang") or "", "date": date.date().isoformat() if date else None,
+            "source": fields.get("source") or None, "url": fields.get("url") or None,
+            "entities": [e for e in entities.split(",") if e],
+        }
+
+    def health(self) -> dict:
+        gen = self.generation
+        return {
+            "status": "ok",
+            "generation": gen.name,
+            "created": gen.manifest.get("created"),
+            "documents": gen.manifest.get("documents", 0),
+            "langs": gen.manifest.get("langs", {}),
+            "dense": {"available": False, "reason": "no vectors in this index"},
+        }
+
+
+def _without_field(filters: Q.Query, fieldname: str) -> Q.Query | None:
+    if isinstance(filters, Q.Term):
+        return None if filters.fieldname == fieldname else filters
+    if isinstance(filters, Q.And):
+        rest = [q for q in filters.subqueries if getattr(q, "fieldname", None) != fieldname]
+        if not rest:
+            return None
+        return rest[0] if len(rest) == 1 else Q.And(rest)
+    return filters
+
+
+__all__ = ["SearchEngine", "SearchError", "SearchRequest"]

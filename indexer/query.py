@@ -1,0 +1,138 @@
+"""From a user's query string to a Whoosh query over every language's fields.
+
+The syntax is deliberately small and cannot fail: "quoted phrases" must
+appear, -word excludes, everything else is ranked free text. Unbalanced quotes
+and stray operators are read as plain text. Each field analyzes the text with
+its own analyzer, so one query string becomes Thai terms for the Thai fields,
+folded syllables for the Vietnamese fields, stems for the English fields ...
+"""
+from dataclasses import dataclass, field
+
+import regex
+from whoosh import query as Q
+
+from analyzers import EXACT_LANGUAGES, FIELD_LANGUAGES, analyzer_for
+from analyzers.stopwords import query_stopwords
+
+from .schema import EXACT_BOOST, TITLE_BOOST
+
+MAX_TERMS_PER_FIELD = 32  # caps the work a pathological query can cause
+
+_PHRASE = regex.compile(r'"([^"]+)"')
+_EXCLUDE = regex.compile(r"(?:^|\s)-(\S+)")
+
+
+@dataclass
+class ParsedQuery:
+    text: str                                   # free text, ranked
+    phrases: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.text.strip() or self.phrases)
+
+
+def parse_user_query(raw: str) -> ParsedQuery:
+    raw = raw.replace("\x00", " ")
+    phrases = [p.strip() for p in _PHRASE.findall(raw) if p.strip()]
+    rest = _PHRASE.sub(" ", raw)
+    excluded = _EXCLUDE.findall(rest)
+    rest = _EXCLUDE.sub(" ", rest).replace('"', " ")
+    return ParsedQuery(text=" ".join(rest.split()), phrases=phrases, excluded=excluded)
+
+
+_ANALYZERS: dict[tuple[str, bool], object] = {}
+
+
+def field_analyzer(lang: str, exact: bool = False):
+    """Analyzers are built once per process (they hold no per-query state)."""
+    key = (lang, exact)
+    if key not in _ANALYZERS:
+        _ANALYZERS[key] = analyzer_for(lang, exact=exact)
+    return _ANALYZERS[key]
+
+
+_STOPTERMS: dict[tuple[str, str, bool], frozenset[str]] = {}
+
+
+def stop_terms(query_lang: str | None, lang: str, exact: bool = False) -> frozenset[str]:
+    """The query language's stopwords as they come out of a field's analyzer."""
+    key = (query_lang or "", lang, exact)
+    if key not in _STOPTERMS:
+        analyzer = field_analyzer(lang, exact)
+        _STOPTERMS[key] = frozenset(
+            t.text for word in query_stopwords(query_lang) for t in analyzer(word, mode="query"))
+    return _STOPTERMS[key]
+
+
+def query_terms(text: str, lang: str, exact: bool = False, query_lang: str | None = None) -> list[str]:
+    """Distinct analyzed terms of text for a field language, in order of appearance.
+
+    The stopwords of the query's own language are dropped, unless nothing else is left.
+    """
+    seen: dict[str, None] = {}
+    for t in field_analyzer(lang, exact)(text, mode="query"):
+        if len(seen) >= MAX_TERMS_PER_FIELD:
+            break
+        seen.setdefault(t.text, None)
+    stops = stop_terms(query_lang, lang, exact)
+    content = [term for term in seen if term not in stops]
+    return content or list(seen)
+
+
+def _field_variants():
+    for lang in FIELD_LANGUAGES:
+        yield lang, False, f"title_{lang}", f"body_{lang}", 1.0
+        if lang in EXACT_LANGUAGES:
+            yield lang, True, f"title_{lang}_exact", f"body_{lang}_exact", EXACT_BOOST
+
+
+def free_text_query(text: str, query_lang: str | None = None) -> Q.Query | None:
+    clauses = []
+    for lang, exact, title, body, weight in _field_variants():
+        for term in query_terms(text, lang, exact, query_lang):
+            clauses.append(Q.Term(body, term, boost=weight))
+            clauses.append(Q.Term(title, term, boost=weight * TITLE_BOOST))
+    return Q.Or(clauses) if clauses else None
+
+
+def phrase_query(phrase: str) -> Q.Query | None:
+    """The phrase in any language's body or title."""
+    clauses = []
+    for lang in FIELD_LANGUAGES:
+        words = [t.text for t in field_analyzer(lang)(phrase, mode="query")]
+        if not words:
+            continue
+        for fname, boost in ((f"body_{lang}", 1.0), (f"title_{lang}", TITLE_BOOST)):
+            if len(words) == 1:
+                clauses.append(Q.Term(fname, words[0], boost=boost))
+            else:
+                clauses.append(Q.Phrase(fname, words, boost=boost))
+    return Q.Or(clauses) if clauses else None
+
+
+def build_query(parsed: ParsedQuery, query_lang: str | None = None,
+                extra_text: list[str] | None = None) -> Q.Query | None:
+    """The Whoosh query, or None when nothing searchable is left after analysis.
+
+    query_lang: the language the query is written in (its stopwords are dropped).
+    extra_text: expansions (e.g. other-language names of an entity) ranked as free text.
+    """
+    ranked = [q for q in [free_text_query(parsed.text, query_lang)] if q is not None]
+    for extra in extra_text or []:
+        q = free_text_query(extra)
+        if q is not None:
+            ranked.append(q)
+    required = [q for q in (phrase_query(p) for p in parsed.phrases) if q is not None]
+    if required:
+        must = Q.And(required) if len(required) > 1 else required[0]
+        result = Q.AndMaybe(must, Q.Or(ranked)) if ranked else must
+    elif ranked:
+        result = Q.Or(ranked) if len(ranked) > 1 else ranked[0]
+    else:
+        return None
+    excluded = [q for q in (free_text_query(w) for w in parsed.excluded) if q is not None]
+    if excluded:
+        result = Q.AndNot(result, Q.Or(excluded))
+    return result

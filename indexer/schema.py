@@ -1,0 +1,49 @@
+"""The Whoosh schema: one title/body field pair per field language.
+
+A document's text goes only into the fields of its own language, so term
+statistics (IDF, lengths) are per language; a query is analyzed by every
+field's analyzer and matched against all of them, giving one ranked list.
+"""
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+
+from analyzers import EXACT_LANGUAGES, FIELD_LANGUAGES, analyzer_for
+
+TITLE_BOOST = 2.0
+EXACT_BOOST = 0.5  # extra weight when the query's diacritics match exactly (on top of the folded match)
+
+
+def text_fields(lang: str) -> list[str]:
+    """Indexed text fields for a field language (exact variants included)."""
+    names = [f"title_{lang}", f"body_{lang}"]
+    if lang in EXACT_LANGUAGES:
+        names += [f"title_{lang}_exact", f"body_{lang}_exact"]
+    return names
+
+
+def all_text_fields() -> list[str]:
+    return [name for lang in FIELD_LANGUAGES for name in text_fields(lang)]
+
+
+def build_schema() -> Schema:
+    fields = {
+        "id": ID(stored=True, unique=True),
+        "title": STORED(),
+        "body": STORED(),
+        "url": STORED(),
+        "path": STORED(),
+        "hash": STORED(),
+        "lang": ID(stored=True, sortable=True),
+        "source": ID(stored=True, sortable=True),
+        "year": ID(stored=True, sortable=True),
+        "date": DATETIME(stored=True, sortable=True),
+        "entities": KEYWORD(stored=True, commas=True, scorable=False, lowercase=False),
+    }
+    for lang in FIELD_LANGUAGES:
+        analyzer = analyzer_for(lang)
+        fields[f"title_{lang}"] = TEXT(analyzer=analyzer, phrase=True)
+        fields[f"body_{lang}"] = TEXT(analyzer=analyzer, phrase=True)
+        if lang in EXACT_LANGUAGES:
+            exact = analyzer_for(lang, exact=True)
+            fields[f"title_{lang}_exact"] = TEXT(analyzer=exact, phrase=False)
+            fields[f"body_{lang}_exact"] = TEXT(analyzer=exact, phrase=False)
+    return Schema(**fields)
