@@ -11,12 +11,16 @@ from dataclasses import dataclass, field
 import regex
 from whoosh import query as Q
 
-from analyzers import EXACT_LANGUAGES, FIELD_LANGUAGES, analyzer_for
+from analyzers import EXACT_LANGUAGES, FIELD_LANGUAGES, analyzer_for, field_language
 from analyzers.stopwords import query_stopwords
 
 from .schema import EXACT_BOOST, TITLE_BOOST
 
 MAX_TERMS_PER_FIELD = 32  # caps the work a pathological query can cause
+# Terms matched in the fields of a language other than the query's count less: an English
+# query's names also occur in the Vietnamese translation, but the English article is the answer.
+# Cross-language matches still rank (entity names, loanwords); see issue notes for the measure.
+OTHER_LANGUAGE_WEIGHT = 0.5
 
 _PHRASE = regex.compile(r'"([^"]+)"')
 _EXCLUDE = regex.compile(r"(?:^|\s)-(\S+)")
@@ -90,7 +94,10 @@ def _field_variants():
 
 def free_text_query(text: str, query_lang: str | None = None) -> Q.Query | None:
     clauses = []
+    native = field_language(query_lang) if query_lang else None
     for lang, exact, title, body, weight in _field_variants():
+        if native and lang != native:
+            weight *= OTHER_LANGUAGE_WEIGHT
         for term in query_terms(text, lang, exact, query_lang):
             clauses.append(Q.Term(body, term, boost=weight))
             clauses.append(Q.Term(title, term, boost=weight * TITLE_BOOST))

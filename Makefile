@@ -1,0 +1,59 @@
+# The contract: `make serve` and `make test` work on a fresh machine from a clean clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+INDEX  ?= index
+CORPUS ?= corpus
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+export PYTHAINLP_READ_ONLY := 1
+export OMP_WAIT_POLICY := PASSIVE
+export POLYSEARCH_CACHE_DIR := $(CURDIR)/.cache
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install serve index test test-slow bench browser eval clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Incremental: a no-op when corpus/ has not changed since the last run.
+index: install
+	$(BIN)/polysearch index --corpus $(CORPUS) --index $(INDEX)
+
+serve: index
+	$(BIN)/polysearch serve --index $(INDEX) --host $(HOST) --port $(PORT)
+
+# Debian's Chromium for the end-to-end page test (never a browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the browser test will be skipped"; \
+	  else echo "warning: chromium missing and not root; the browser test will be skipped"; fi; }
+
+test: install browser
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-slow: install browser
+	$(BIN)/python -m pytest -m slow -q
+
+bench: install
+	$(BIN)/python benchmarks/analyzers.py
+
+# Monolingual MRR@10 etc. on the development set (../shared/eval).
+EVAL ?= ../shared/eval/xquad-dev
+eval: install
+	mkdir -p .cache/eval-corpus && cp $(EVAL)/corpus.jsonl .cache/eval-corpus/
+	$(BIN)/polysearch index --corpus .cache/eval-corpus --index .cache/eval-index --quiet
+	$(BIN)/polysearch eval --index .cache/eval-index --qrels $(EVAL)/qrels.mono.txt \
+	  --topics $(EVAL)/topics.th.tsv $(EVAL)/topics.zh.tsv $(EVAL)/topics.ar.tsv \
+	           $(EVAL)/topics.vi.tsv $(EVAL)/topics.en.tsv --mode lexical
+
+clean:
+	rm -rf $(VENV) .cache $(INDEX) artifacts benchmarks/out
