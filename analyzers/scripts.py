@@ -69,10 +69,17 @@ def script_runs(text: str) -> list[tuple[str, int, int]]:
 
 
 def dominant_script(text: str) -> str | None:
-    """The script with the most letters in the text (ties: first seen)."""
-    counts: dict[str, int] = {}
+    """The script with the most letters in the text (ties: first seen).
+
+    Digits count only in a text without letters, so a bare Thai number (๒๕๖๖)
+    still goes to the Thai chain that folds it to 2566.
+    """
+    letters: dict[str, int] = {}
+    digits: dict[str, int] = {}
     for ch in text:
         s = char_script(ch)
-        if s is not None and not ch.isdigit():
+        if s is not None:
+            counts = digits if ch.isdigit() else letters
             counts[s] = counts.get(s, 0) + 1
+    counts = letters or digits
     return max(counts, key=counts.get) if counts else None
