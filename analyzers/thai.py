@@ -23,6 +23,7 @@ _INVISIBLE = set("\u200b\u200c\u200d\u2060\ufeff\u00ad")
 _THAI_STRETCH = regex.compile(r"[\u0E01-\u0E2E\u0E30-\u0E3A\u0E40-\u0E45\u0E47-\u0E4E]+")
 _THAI_DIGITS = regex.compile(r"[\u0E50-\u0E59]+")
 MAI_YAMOK = "\u0E46"  # ๆ: repeat the previous word; carries no meaning of its own
+_DECOMPOSED_SARA_AM = "\u0E4D\u0E32"
 
 
 def _drop_noise(text: str, i: int) -> bool:
@@ -83,7 +84,10 @@ class ThaiTokenizer(SpanTokenizer):
     """Thai words by dictionary maximal matching; offsets point into the original text."""
 
     def spans(self, value):
-        cleaned = OffsetMap.by_deleting(value, _drop_noise)
+        # Sara am typed as nikhahit + sara aa (ทํางาน) is not in the dictionary: compose it
+        # for the segmenter at the same length (the zero-width space is then dropped as noise).
+        composed = value.replace(_DECOMPOSED_SARA_AM, "\u200b\u0E33")
+        cleaned = OffsetMap.by_deleting(composed, _drop_noise)
         return [cleaned.span(s, e) for s, e in segment_thai(cleaned.text)]
 
 
@@ -100,7 +104,7 @@ def normalize_thai_token(text: str) -> str:
             continue
         out.append(ch)
     # sara am written as nikhahit + sara aa
-    return "".join(out).replace("\u0E4D\u0E32", "\u0E33").translate(_THAI_DIGIT_FOLD)
+    return "".join(out).replace(_DECOMPOSED_SARA_AM, "\u0E33").translate(_THAI_DIGIT_FOLD)
 
 
 class ThaiNormalizeFilter(Filter):
