@@ -1,4 +1,10 @@
+import contextlib
+import os
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,3 +34,54 @@ def web_app(web_index_dir):
 @pytest.fixture
 def web_client(web_app):
     return web_app.test_client()
+
+
+@pytest.fixture(scope="session")
+def multilingual_query(web_app):
+    """A query whose results span several languages in the seed index (query semantics may
+    evolve; the web tests only need some such query)."""
+    client = web_app.test_client()
+    for query in ("การต่างประเทศ 民间外交 الدبلوماسية", "การต่างประเทศ 民间外交", "2023", "2024"):
+        langs = client.get("/api/search", query_string={"q": query}).get_json()["facets"].get("lang", {})
+        if len(langs) >= 2:
+            return query
+    pytest.skip("no query in the candidates matches articles in two languages")
+
+
+@contextlib.contextmanager
+def running_web_server(index_dir, workers=2, threads=2):
+    """The production server (python -m web.serve) in a subprocess on a free port; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "web.serve", "--index", str(index_dir), "--port", str(port),
+         "--workers", str(workers), "--threads", str(threads), "--no-access-log"],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/health", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    proc.kill()
+                    out = proc.stdout.read().decode(errors="replace")[-3000:]
+                    raise RuntimeError(f"web server did not start:\n{out}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def web_server():
+    """Factory: `with web_server(index_dir) as url:` runs the production server for a test."""
+    return running_web_server

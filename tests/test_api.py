@@ -2,6 +2,7 @@
 OpenAPI contract, and every bad parameter answered with a JSON 4xx."""
 import json
 import shutil
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -60,12 +61,13 @@ def test_other_scripts_find_their_articles(web_client, query, lang):
     assert body["results"][0]["lang"] == lang
 
 
-def test_lang_filter_keeps_other_languages_in_the_facet(web_client):
-    everything = web_client.get("/api/search", query_string={"q": f"{THAI} {CHINESE}"}).get_json()
-    only_zh = web_client.get("/api/search", query_string={"q": f"{THAI} {CHINESE}", "lang": "zh"}).get_json()
-    assert {h["lang"] for h in only_zh["results"]} == {"zh"}
-    assert only_zh["total"] < everything["total"]
-    assert only_zh["facets"]["lang"].get("th", 0) >= 1
+def test_lang_filter_keeps_other_languages_in_the_facet(web_client, multilingual_query):
+    everything = web_client.get("/api/search", query_string={"q": multilingual_query}).get_json()
+    first, other = list(everything["facets"]["lang"])[:2]
+    only = web_client.get("/api/search", query_string={"q": multilingual_query, "lang": first}).get_json()
+    assert only["results"] and {h["lang"] for h in only["results"]} == {first}
+    assert only["total"] < everything["total"]
+    assert only["facets"]["lang"][other] == everything["facets"]["lang"][other]
 
 
 def test_empty_query_returns_no_results_but_whole_index_facets(web_client):
@@ -288,3 +290,24 @@ def test_new_generation_is_served_without_restart(tmp_path):
     assert article.status_code == 200 and word in article.get_json()["title"]
     assert client.get("/api/health").get_json()["documents"] == 6
 
+
+def test_production_server_workers_pick_up_a_reindex(tmp_path, web_server):
+    """Every gunicorn worker process serves the new generation after a reindex, without a restart."""
+    from indexer.build import build_index
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(REPO_CORPUS, corpus)
+    index_dir = tmp_path / "index"
+    build_index(corpus, index_dir)
+    with web_server(index_dir, workers=2, threads=1) as url:
+        def documents():
+            with urllib.request.urlopen(f"{url}/api/health", timeout=10) as r:
+                return json.load(r)["documents"]
+
+        assert {documents() for _ in range(6)} == {5}
+        (corpus / "extra.txt").write_text("Quokkafest in Da Nang\n\nThe Quokkafest began in Da Nang today "
+                                          "with music and food from many countries.\n", encoding="utf-8")
+        build_index(corpus, index_dir)
+        assert {documents() for _ in range(12)} == {6}      # 12 requests: both workers answer
+        with urllib.request.urlopen(f"{url}/api/search?q=Quokkafest", timeout=10) as r:
+            assert json.load(r)["results"][0]["id"] == "extra"

@@ -71,19 +71,23 @@ def test_json_twin_of_the_results_page_is_the_same_search(web_client):
     assert body["query"] == THAI and {h["lang"] for h in body["results"]} == {"th"}
 
 
-def test_language_chips_with_counts_and_active_state(web_client):
-    _, html = get_html(web_client, "/", q=f"{THAI} {CHINESE}")
-    chips = Tags(html).find("a", **{"data-lang": "zh"})
-    assert chips and "lang=zh" in chips[0]["href"]
-    assert "chip" in chips[0]["class"] and "active" not in chips[0]["class"]
-    _, filtered = get_html(web_client, "/", q=f"{THAI} {CHINESE}", lang="zh")
+def test_language_chips_with_counts_and_active_state(web_client, multilingual_query):
+    langs = web_client.get("/api/search", query_string={"q": multilingual_query}).get_json()["facets"]["lang"]
+    first, other = list(langs)[:2]
+    _, html = get_html(web_client, "/", q=multilingual_query)
+    tags = Tags(html)
+    chip = tags.find("a", **{"data-lang": first})[0]
+    assert f"lang={first}" in chip["href"]
+    assert "chip" in chip["class"] and "active" not in chip["class"]
+    assert f'data-lang="{first}"' in html and f'<span class="count">{langs[first]}</span>' in html
+    _, filtered = get_html(web_client, "/", q=multilingual_query, lang=first)
     tags = Tags(filtered)
-    active = tags.find("a", **{"data-lang": "zh"})[0]
+    active = tags.find("a", **{"data-lang": first})[0]
     assert "active" in active["class"] and active["aria-pressed"] == "true"
     assert "lang=" not in active["href"]                     # clicking it removes the filter
-    assert {a["lang"] for a in tags.find("li", **{"class": "result"})} == {"zh"}
-    th_chip = tags.find("a", **{"data-lang": "th"})[0]       # other languages stay offered
-    assert "lang=th" in th_chip["href"]
+    assert {a["lang"] for a in tags.find("li", **{"class": "result"})} == {first}
+    other_chip = tags.find("a", **{"data-lang": other})[0]   # other languages stay offered
+    assert f"lang={other}" in other_chip["href"]
 
 
 def test_pagination_links_and_aria_current(web_client):

@@ -1,0 +1,120 @@
+"""Production serving.
+
+gunicorn on POSIX: `workers` processes × `threads` threads (gthread worker).
+Each worker opens its own read-only SearchEngine lazily (no preload), so the
+processes share the index files through the OS page cache and a reindex is
+picked up by every worker on its next request. waitress (threads in one
+process) is the fallback where gunicorn is unavailable (Windows).
+
+    python -m web.serve --index ./index --port 8000
+"""
+import argparse
+import logging
+import os
+import sys
+
+from .app import create_app
+
+# The request line (method + path + query + version) limit. 8190 is gunicorn's
+# maximum; a 1000-character Thai query percent-encodes to ~9 KB, so longer ones
+# are refused with 414 by the server itself, shorter over-limit ones by the app.
+LIMIT_REQUEST_LINE = 8190
+
+
+WARM_UP_QUERIES = ("ประเทศ", "外交", "الدبلوماسية", "news")   # load each language's tokenizer
+
+
+def warm_up(app) -> None:
+    """Open the engine and run one query per script, so a worker's first real
+    request doesn't pay for loading tokenizer dictionaries (~0.5 s for Thai)."""
+    from indexer.results import SearchRequest
+    from .app import IndexUnavailable, get_engine
+
+    with app.app_context():
+        try:
+            engine = get_engine()
+            for query in WARM_UP_QUERIES:
+                engine.search(SearchRequest(query=query, size=1))
+        except IndexUnavailable:
+            pass                      # served as 503 until an index exists
+        except Exception:             # warming is an optimisation; never stop a worker for it
+            logging.getLogger("polysearch.web").exception("warm-up failed")
+
+
+def _gunicorn_available() -> bool:
+    if os.name != "posix":
+        return False
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_gunicorn(app, host: str, port: int, workers: int, threads: int, access_log: bool = True) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):
+        def load_config(self):
+            settings = {
+                "bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                "worker_class": "gthread" if threads > 1 else "sync",
+                "timeout": 30, "graceful_timeout": 10, "keepalive": 5,
+                "limit_request_line": LIMIT_REQUEST_LINE, "limit_request_fields": 50,
+                "accesslog": "-" if access_log else None, "errorlog": "-",
+                "preload_app": False, "proc_name": "polysearch",
+                "control_socket_disable": True,
+                "post_worker_init": lambda worker: warm_up(app),
+            }
+            for key, value in settings.items():
+                if key in self.cfg.settings:     # control_socket_* only exist in newer gunicorn
+                    self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    _Server().run()
+
+
+def run_waitress(app, host: str, port: int, threads: int) -> None:
+    from waitress import serve
+
+    warm_up(app)
+    serve(app, host=host, port=port, threads=threads, ident="polysearch",
+          max_request_header_size=64 * 1024, channel_timeout=30)
+
+
+def run_server(index_dir, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = 4,
+               server: str = "auto", access_log: bool = True) -> None:
+    """Serve the web app on host:port until interrupted. server: auto, gunicorn or waitress."""
+    app = create_app({"INDEX_DIR": str(index_dir)})
+    if server == "auto":
+        server = "gunicorn" if _gunicorn_available() else "waitress"
+    if server == "gunicorn":
+        run_gunicorn(app, host, port, workers, threads, access_log)
+    elif server == "waitress":
+        run_waitress(app, host, port, workers * threads)
+    else:
+        raise ValueError(f"unknown server {server!r}: use auto, gunicorn or waitress")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m web.serve", description="Serve polysearch over HTTP.")
+    parser.add_argument("--index", default=os.environ.get("POLYSEARCH_INDEX"), help="index directory")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--server", choices=("auto", "gunicorn", "waitress"), default="auto")
+    parser.add_argument("--no-access-log", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    index = args.index
+    if not index:
+        from .app import REPO_ROOT
+        index = REPO_ROOT / "index"
+    run_server(index, args.host, args.port, args.workers, args.threads, args.server, not args.no_access_log)
+
+
+if __name__ == "__main__":
+    main()
