@@ -133,7 +133,7 @@ def _batch_search(engine, args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     run = {qid: engine.retrieve(text, k=args.k, lang=args.lang, mode=args.mode)
-           for qid, text in topics}
+           for qid, text in topics.items()}
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
         write_run(run, out, tag=args.tag)
@@ -155,7 +155,7 @@ def cmd_eval(args) -> int:
         engine = _engine(args)
         run = {}
         for path in args.topics:
-            for qid, text in read_topics(path):
+            for qid, text in read_topics(path).items():
                 run[qid] = engine.retrieve(text, k=args.k, mode=args.mode)
         if args.save_run:
             with open(args.save_run, "w", encoding="utf-8") as f:
@@ -164,7 +164,11 @@ def cmd_eval(args) -> int:
         print("error: give --run RUN or --topics TOPICS.tsv [...]", file=sys.stderr)
         return 2
     report = evaluate(run, qrels)
-    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    if args.json:
+        print(json.dumps({"overall": report.overall, "by_language": report.groups,
+                          "queries": report.counts, "missing": report.missing}, indent=1))
+    else:
+        print(format_report(report))
     return 0
 
 
