@@ -311,3 +311,16 @@ def test_production_server_workers_pick_up_a_reindex(tmp_path, web_server):
         assert {documents() for _ in range(12)} == {6}      # 12 requests: both workers answer
         with urllib.request.urlopen(f"{url}/api/search?q=Quokkafest", timeout=10) as r:
             assert json.load(r)["results"][0]["id"] == "extra"
+
+
+def test_config_from_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("POLYSEARCH_ENV", raising=False)
+    monkeypatch.delenv("POLYSEARCH_INDEX", raising=False)
+    app = create_app()
+    assert app.debug is False
+    assert app.config["INDEX_DIR"] == str(REPO_CORPUS.parent / "index")
+    monkeypatch.setenv("POLYSEARCH_ENV", "development")
+    monkeypatch.setenv("POLYSEARCH_INDEX", str(tmp_path))
+    app = create_app()
+    assert app.debug is True and app.config["INDEX_DIR"] == str(tmp_path)
+    assert create_app({"INDEX_DIR": "/elsewhere"}).config["INDEX_DIR"] == "/elsewhere"

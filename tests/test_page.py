@@ -215,3 +215,18 @@ def test_static_css_is_served(web_client):
     css = r.get_data(as_text=True)
     assert "Noto Sans Thai" in css and "Noto Sans CJK SC" in css and "@media" in css
     assert "@import" not in css and "url(" not in css         # no web fonts, nothing external
+
+
+def test_article_page_lists_the_story_in_other_languages(web_client):
+    ids = [h["id"] for q in (THAI, CHINESE, ARABIC)
+           for h in web_client.get("/api/search", query_string={"q": q}).get_json()["results"]]
+    with_related = [a for a in (web_client.get(f"/api/articles/{i}").get_json() for i in ids) if a.get("related")]
+    if not with_related:
+        pytest.skip("this index has no cross-language `related` links (no vectors)")
+    article = with_related[0]
+    _, html = get_html(web_client, f"/articles/{article['id']}")
+    assert "This story in other languages" in html
+    tags = Tags(html)
+    for rel in article["related"]:
+        assert tags.find("a", href=f"/articles/{rel['id']}")
+        assert tags.find("li", lang=rel["lang"])

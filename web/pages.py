@@ -5,7 +5,7 @@ api.lookup_article) and links to it with rel=alternate.
 """
 import re
 import unicodedata
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, render_template, request, url_for
 
@@ -123,7 +123,7 @@ def search_page():
                                stats=None, result=None), 400
     result = run_search(search_request)
     context = {"q": search_request.query, "req": search_request, "result": result, "error": None,
-               "json_url": url_for("api.search") + "?" + urlencode(request_to_args(search_request)),
+               "json_url": url_for("api.search", **request_to_args(search_request)),
                "facets": facet_links(search_request, result["facets"])}
     if not search_request.query:
         context["stats"] = get_engine().health()
