@@ -1,0 +1,476 @@
+"""Multilingual entity lexicon (gazetteer): provinces, cities, countries, organisations, concepts.
+
+    from analyzers.lexicon import Lexicon
+    lex = Lexicon.load()                      # analyzers/data/entities.tsv, cached
+    text = "Đoàn đại biểu tỉnh Hà Tĩnh thăm Lào"
+    lex.find(text)          # [Mention('vn-hatinh', 14, 26, 'tỉnh Hà Tĩnh', 'vi'), Mention('country-la', ...)]
+    lex.entities_in(text)   # {'vn-hatinh', 'country-la'}
+    lex.expansions("vn-haiphong", exclude_lang="vi")   # {'en': ['Hai Phong', 'Haiphong'], 'zh': [...], ...}
+
+Matching is leftmost-longest over one trie of folded names (fold_text: case, accents incl. đ,
+Arabic letter forms, Traditional→Simplified, width), with offsets into the original text.
+Per script (see the data file header for the name markers):
+  * Latin, Cyrillic, Arabic names must sit on word boundaries; a run of spaces/hyphens/dashes in
+    the text matches one separator in the name ("Bà Rịa - Vũng Tàu" = "Bà Rịa–Vũng Tàu").
+    Russian names may carry up to two case-ending letters (Вьетнама). Arabic names may carry the
+    attached prefixes و ف ب ك ل ال (وهانوي, لمقاطعة ها تينه); names with ال also match after لل.
+    Short or ambiguous Latin names are matched exactly (tones and case): 'Lào' but not 'lao động',
+    'US' but not 'us', 'Pháp' but neither 'phương pháp' nor an all-caps 'PHÁP' (the caps headline
+    still matches the longer forms: 'TỈNH HUẾ', 'CỘNG HÒA PHÁP'). Names that are common words even
+    so (Anh, Đức, Nhật, Vinh) are listed only in unambiguous forms (nước Đức, thành phố Vinh).
+  * Thai, Lao, Khmer, CJK, kana, Hangul are matched as substrings (no spaces between words), at
+    least 3 characters for the Brahmic scripts and 2 for CJK/Hangul, so 老 or 越 alone never
+    match. A Thai match must not split a syllable: no leading vowel (เ แ โ ใ ไ) just before it,
+    no vowel sign, tone mark or ะ/า/ำ just after it (ลาว matches, ลาวา does not). Spaces and
+    hyphens between Thai/CJK letters are skipped (บ่าเหรีย หวุงเต่า = บ่าเหรียหวุงเต่า).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from .normalize import fold_text, fold_width_same_length
+
+LANGUAGES = ("vi", "en", "th", "zh", "ar", "ru", "fr", "ja", "ko", "lo", "km", "de", "es")
+TYPES = frozenset({"province", "city", "region", "country", "org", "concept", "person", "block"})
+_COLUMNS = ("id", "type", "admin2025") + LANGUAGES
+
+# Province/city/country words the loader adds around names ('{}' is the name).
+_AFFIXES = {
+    "province": {"vi": ("tỉnh {}", "thành phố {}", "TP {}", "TP. {}", "TP.{}"),
+                 "en": ("{} province", "{} city"), "th": ("จังหวัด{}", "นคร{}"),
+                 "ar": ("مقاطعة {}", "محافظة {}", "مدينة {}")},
+    "city": {"vi": ("thành phố {}", "TP {}", "TP. {}", "TP.{}"), "en": ("{} city",),
+             "th": ("เมือง{}",), "ar": ("مدينة {}",)},
+    "country": {"vi": ("nước {}",), "th": ("ประเทศ{}",)},
+}
+_AFFIX_WORDS = ("tỉnh", "thành phố", "tp", "nước", "จังหวัด", "นคร", "เมือง", "ประเทศ", "مقاطعة", "مدينة")
+
+_SEPARATORS = frozenset(" \t\n\r\f\v\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+                        "\u2008\u2009\u200a\u202f\u205f\u3000-\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
+_NOSPACE_RANGES = (r"\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u1100-\u11FF\u3040-\u30FF\u3130-\u318F"
+                   r"\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF")
+_NOSPACE = re.compile(rf"[{_NOSPACE_RANGES}]")
+_BRAHMIC = re.compile(r"[\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF]")  # Thai, Lao, Myanmar, Khmer
+# Where a name can start: any no-space-script char, or a word start in the other scripts.
+_CANDIDATE = re.compile(rf"[{_NOSPACE_RANGES}]|(?<![^\W{_NOSPACE_RANGES}])\w")
+_THAI_LEADING_VOWELS = frozenset("เแโใไ")
+_THAI_ATTACHED = frozenset("ะัาำิีึืฺุู็่้๊๋์ํ๎ๅ")  # would belong to the matched syllable
+_ARABIC_CLITICS = frozenset({"و", "ف", "ب", "ل", "ك", "ال", "وال", "فال", "بال", "كال", "لل", "ول",
+                            "فل", "وب", "فب", "وك", "ولل", "فلل", "وبال", "فبال", "وكال"})
+_END = ""  # trie key of the terminal record
+
+
+def _script(ch: str) -> str:
+    """'thai', 'nospace' (other scripts written without spaces), 'arabic', 'cyrillic' or 'spaced'."""
+    if "\u0e00" <= ch <= "\u0e7f":
+        return "thai"
+    if _NOSPACE.match(ch) or ord(ch) >= 0x20000:
+        return "nospace"
+    if "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f":
+        return "arabic"
+    if "\u0400" <= ch <= "\u04ff":
+        return "cyrillic"
+    return "spaced"
+
+
+class _FoldTable(dict):
+    """str.translate table filled on demand with fold_text of single characters.
+
+    Folding char by char keeps a map back to the original offsets; `irregular` holds the
+    characters whose fold is not exactly one character (tashkeel, ß, decomposed accents).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.irregular: set[str] = set()
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        folded = fold_text(ch)
+        if len(folded) != 1:
+            self.irregular.add(ch)
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
+class _OffsetMap:
+    """Folded offset → original offset, when some characters folded to 0 or 2+ characters.
+
+    Only those few characters are recorded; other offsets are shifted by the running
+    difference (bisect), so Arabic text with tashkeel stays cheap.
+    """
+
+    def __init__(self, text: str):
+        pattern = _irregular_pattern(frozenset(_FOLD.irregular))
+        self._after, self._first, self._orig, self._shift = [], [], [], []
+        shift = 0  # folded offset - original offset, so far
+        for m in pattern.finditer(text):
+            k = m.start()
+            width = len(_FOLD[ord(text[k])])
+            self._first.append(k + shift)  # folded offset of this char's first output char
+            self._orig.append(k)
+            shift += width - 1
+            self._after.append(k + 1 + shift)  # folded offset just after its output
+            self._shift.append(shift)
+
+    def __getitem__(self, folded_offset: int) -> int:
+        """Original offset of the character that produced folded char `folded_offset`."""
+        idx = bisect_right(self._first, folded_offset) - 1
+        if idx < 0:
+            return folded_offset
+        if folded_offset < self._after[idx]:
+            return self._orig[idx]  # inside the expansion of an irregular char
+        return folded_offset - self._shift[idx]
+
+
+@lru_cache(maxsize=8)
+def _irregular_pattern(chars: frozenset[str]) -> re.Pattern:
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
+
+
+def _fold_with_offsets(text: str) -> tuple[str, _OffsetMap | None]:
+    """Folded text, plus the map back to offsets in `text` (None: same offsets)."""
+    folded = text.translate(_FOLD)
+    if len(folded) == len(text) and _FOLD.irregular.isdisjoint(text):
+        return folded, None
+    return folded, _OffsetMap(text)
+
+
+def _collapse_separators(s: str) -> str:
+    """Runs of spaces/dashes → one space; dropped between letters of no-space scripts."""
+    out: list[str] = []
+    pending = False
+    for ch in s:
+        if ch in _SEPARATORS:
+            pending = bool(out)
+            continue
+        if pending and not (_script(out[-1]) in ("thai", "nospace") and _script(ch) in ("thai", "nospace")):
+            out.append(" ")
+        pending = False
+        out.append(ch)
+    return "".join(out)
+
+
+def name_key(name: str) -> str:
+    """The match key of a name: folded, separators collapsed."""
+    return _collapse_separators(name.translate(_FOLD))
+
+
+def _exact_form(s: str) -> str:
+    return _collapse_separators(unicodedata.normalize("NFC", fold_width_same_length(s)))
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    entity_id: str
+    start: int  # offsets into the original text
+    end: int
+    surface: str  # text[start:end]
+    lang: str  # language column of the name that matched
+
+
+@dataclass(frozen=True)
+class Entity:
+    id: str
+    type: str
+    names: dict[str, tuple[str, ...]]  # per language, markers stripped, file order
+    uncertain: frozenset[tuple[str, str]] = frozenset()  # (lang, name) marked '?'
+    admin2025: str = ""
+
+    def label(self, lang: str = "en") -> str:
+        """Display label: the first name in `lang`, else in English, else in Vietnamese."""
+        for candidate in (lang, "en", "vi"):
+            if self.names.get(candidate):
+                return self.names[candidate][0]
+        return self.id
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {lang: names[0] for lang, names in self.names.items() if names}
+
+    @property
+    def pre2025(self) -> bool:
+        """One of Vietnam's 63 provincial-level units before the 2025 merger."""
+        return bool(self.admin2025)
+
+    @property
+    def post2025(self) -> bool:
+        """One of the 34 provincial-level units after the 2025 merger."""
+        return self.admin2025 in ("kept", "enlarged")
+
+    @property
+    def merged_into(self) -> str | None:
+        """The post-2025 unit this pre-2025 province belongs to (itself if it survived)."""
+        if self.admin2025.startswith("merged>"):
+            return self.admin2025[len("merged>"):]
+        return self.id if self.post2025 else None
+
+
+@dataclass(slots=True)
+class _Entry:
+    entity_id: str
+    lang: str
+    exact: frozenset[str] | None  # accepted exact surfaces, or None for folded matching
+
+
+@dataclass
+class Lexicon:
+    entities: dict[str, Entity]
+    _trie: dict = field(default_factory=dict, repr=False)
+    _keys: dict[str, list[_Entry]] = field(default_factory=dict, repr=False)
+    _prefixes: set[str] = field(default_factory=set, repr=False)  # first two chars of every key
+    _explicit: set[tuple[str, str]] = field(default_factory=set, repr=False)  # (key, id) marked '='
+
+    # -- loading ------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Lexicon:
+        """The lexicon in `path`, or the packaged analyzers/data/entities.tsv (loaded once)."""
+        if path is None:
+            return _default_lexicon()
+        return cls.from_tsv(Path(path).read_text(encoding="utf-8"))
+
+    @classmethod
+    def from_tsv(cls, source: str) -> Lexicon:
+        lexicon = cls(entities={})
+        header: list[str] | None = None
+        rows = []
+        for lineno, line in enumerate(source.splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            cells = [c.strip() for c in line.split("\t")]
+            if header is None:
+                header = cells
+                if tuple(header) != _COLUMNS:
+                    raise ValueError(f"line {lineno}: header must be {'|'.join(_COLUMNS)}")
+                continue
+            if len(cells) > len(header):
+                raise ValueError(f"line {lineno}: {len(cells)} cells, header has {len(header)}")
+            rows.append((lineno, dict(zip(header, cells + [""] * (len(header) - len(cells))))))
+        for lineno, row in rows:
+            lexicon._add_row(lineno, row)
+        for entity in lexicon.entities.values():
+            target = entity.merged_into
+            if target and not (target in lexicon.entities and lexicon.entities[target].post2025):
+                raise ValueError(f"{entity.id}: merged into unknown post-2025 unit {target!r}")
+        return lexicon
+
+    def _add_row(self, lineno: int, row: dict[str, str]) -> None:
+        entity_id, kind = row["id"], row["type"]
+        if kind not in TYPES:
+            raise ValueError(f"line {lineno}: unknown type {kind!r}")
+        if entity_id in self.entities:
+            raise ValueError(f"line {lineno}: duplicate id {entity_id!r}")
+        admin = row["admin2025"]
+        if admin and (kind != "province" or not (admin in ("kept", "enlarged") or admin.startswith("merged>"))):
+            raise ValueError(f"line {lineno}: bad admin2025 {admin!r}")
+        names: dict[str, tuple[str, ...]] = {}
+        uncertain: set[tuple[str, str]] = set()
+        for lang in LANGUAGES:
+            plain = []
+            for raw in filter(None, (v.strip() for v in row[lang].split("|"))):
+                exact, unsure = raw.startswith("="), raw.endswith("?")
+                name = raw.strip("=?").strip()
+                if name not in plain:
+                    plain.append(name)
+                if unsure:
+                    uncertain.add((lang, name))
+                self._index(lineno, entity_id, lang, name, exact)
+                for derived in _derived_names(kind, lang, name):
+                    self._index(lineno, entity_id, lang, derived, False)
+            if plain:
+                names[lang] = tuple(plain)
+        if kind != "block" and not (names.get("vi") and names.get("en")):
+            raise ValueError(f"line {lineno}: {entity_id} needs vi and en names")
+        self.entities[entity_id] = Entity(entity_id, kind, names, frozenset(uncertain), admin)
+
+    def _index(self, lineno: int, entity_id: str, lang: str, name: str, exact: bool) -> None:
+        key = name_key(name)
+        script = _script(key[0]) if key else "spaced"
+        letters = len(key.replace(" ", ""))
+        if _BRAHMIC.search(key) or script == "arabic":
+            minimum = 3  # ลาว, مصر; two Thai/Lao/Khmer letters are usually part of another word
+        else:
+            minimum = 2  # 老挝 but never 老; US, Úc (and those are exact, below)
+        if letters < minimum:
+            raise ValueError(f"line {lineno}: name {name!r} is too short to match safely")
+        explicit = exact
+        if script in ("spaced", "cyrillic") and (letters <= 3 or name.isupper()):
+            exact = True  # short Latin names and acronyms: only as written (US, not 'us')
+        # Only as written: in an all-caps headline 'PHƯƠNG PHÁP' the case that told Pháp apart is gone.
+        surfaces = frozenset({_exact_form(name)}) if exact else None
+        keys = [key]
+        if script == "arabic" and key.startswith("ال") and len(key) > 4:
+            keys.append("لل" + key[2:])  # ل + ال contracts: للصين
+        for k in keys:
+            entries = self._keys.setdefault(k, [])
+            same = [e for e in entries if e.entity_id == entity_id]
+            if same and any((e.exact is None) != (surfaces is None) for e in same):
+                if explicit or (k, entity_id) in self._explicit:
+                    raise ValueError(f"line {lineno}: {name!r} is exact (=) in one column but not in another")
+                # An automatic exact form (ASEAN) yields to a listed folded one (Asean).
+                entries[:] = [e for e in entries if e.entity_id != entity_id]
+                surfaces = None
+            elif same and surfaces is None:
+                continue
+            if explicit:
+                self._explicit.add((k, entity_id))
+            entries.append(_Entry(entity_id, lang, surfaces))
+            entries.sort(key=lambda e: e.exact is None)  # exact (more specific) entries first
+            node = self._trie
+            for ch in k:
+                node = node.setdefault(ch, {})
+            node[_END] = (k, _script(k[0]), _script(k[-1]), entries)
+            # A separator in the key matches any separator char in the text.
+            self._prefixes.update([k[:2]] if k[1:2] != " " else [k[0] + s for s in _SEPARATORS])
+
+    # -- lookups --------------------------------------------------------------------------------
+    def get(self, entity_id: str) -> Entity | None:
+        return self.entities.get(entity_id)
+
+    def ids(self, type: str | None = None) -> list[str]:
+        return [e.id for e in self.entities.values() if type is None or e.type == type]
+
+    def expansions(self, entity_id: str, exclude_lang: str | None = None,
+                   include_uncertain: bool = False) -> dict[str, list[str]]:
+        """Names of the entity per language, for query expansion (uncertain ones left out)."""
+        entity = self.entities.get(entity_id)
+        if entity is None or entity.type == "block":
+            return {}
+        out = {lang: [n for n in names if include_uncertain or (lang, n) not in entity.uncertain]
+               for lang, names in entity.names.items() if lang != exclude_lang}
+        return {lang: names for lang, names in out.items() if names}
+
+    def resolve(self, query: str) -> str | None:
+        """The entity a whole query names ("ha tinh", "海防"), or None."""
+        mentions = self.find(query.strip())
+        if len(mentions) == 1 and mentions[0].end - mentions[0].start == len(query.strip()):
+            return mentions[0].entity_id
+        return None
+
+    def collisions(self) -> dict[str, set[str]]:
+        """Match keys shared by different entities (data smell: the first listed wins)."""
+        shared = {key: {e.entity_id for e in entries} for key, entries in self._keys.items()}
+        return {key: ids for key, ids in shared.items() if len(ids) > 1}
+
+    # -- matching -------------------------------------------------------------------------------
+    def entities_in(self, text: str) -> set[str]:
+        return {m.entity_id for m in self.find(text)}
+
+    def find(self, text: str) -> list[Mention]:
+        """Leftmost-longest, non-overlapping mentions, with offsets into `text`."""
+        folded, offsets = _fold_with_offsets(text)
+        prefixes = self._prefixes
+        out: list[Mention] = []
+        resume = 0
+        for candidate in _CANDIDATE.finditer(folded):
+            i = candidate.start()
+            if i < resume:
+                continue
+            hit = None
+            if folded[i:i + 2] in prefixes:
+                hit = self._match_at(folded, i, text, offsets)
+            if hit is None and "\u0600" <= folded[i] <= "\u06ff":
+                for width in (4, 3, 2, 1):  # attached prefixes, longest first: وبال، لل، و
+                    if folded[i:i + width] in _ARABIC_CLITICS and folded[i + width:i + width + 2] in prefixes:
+                        hit = self._match_at(folded, i + width, text, offsets)
+                        if hit is not None:
+                            break
+            if hit is not None:
+                resume, mention = hit
+                if mention is not None:
+                    out.append(mention)
+        return out
+
+    def _match_at(self, f: str, i: int, text: str, offsets) -> tuple[int, Mention | None] | None:
+        """Longest acceptable name starting at folded offset i: (folded end, mention or None for
+        a block phrase), or None."""
+        node, j, n = self._trie, i, len(f)
+        terminals = []
+        while j < n:
+            ch = f[j]
+            if ch in _SEPARATORS:
+                k = j
+                while k < n and f[k] in _SEPARATORS:
+                    k += 1
+                if " " in node:
+                    node, j = node[" "], k
+                    continue
+                if j > i and _script(f[j - 1]) in ("thai", "nospace") and k < n and _script(f[k]) in ("thai", "nospace"):
+                    j = k  # "บ่าเหรีย หวุงเต่า": spaces inside a Thai/CJK name
+                    continue
+                break
+            node = node.get(ch)
+            if node is None:
+                break
+            j += 1
+            if _END in node:
+                terminals.append((j, node[_END]))
+        for j, (key, first, last, entries) in reversed(terminals):
+            if not (_start_ok(f, i, first) and _end_ok(f, j, last)):
+                continue
+            start = i if offsets is None else offsets[i]
+            end = j if offsets is None else offsets[j - 1] + 1
+            surface = text[start:end]
+            for entry in entries:
+                if entry.exact is None or _exact_form(surface) in entry.exact:
+                    if self.entities[entry.entity_id].type == "block":
+                        return j, None
+                    return j, Mention(entry.entity_id, start, end, surface, entry.lang)
+        return None
+
+
+def _start_ok(f: str, i: int, script: str) -> bool:
+    if i == 0 or script == "nospace":
+        return True
+    prev = f[i - 1]
+    if script == "thai":
+        return prev not in _THAI_LEADING_VOWELS
+    if script == "arabic":
+        k = i
+        while k > 0 and f[k - 1].isalnum():
+            k -= 1
+        return k == i or f[k:i] in _ARABIC_CLITICS
+    return not (prev.isalnum() and _script(prev) not in ("thai", "nospace"))
+
+
+def _end_ok(f: str, j: int, script: str) -> bool:
+    if j == len(f) or script == "nospace":
+        return True
+    nxt = f[j]
+    if script == "thai":
+        return nxt not in _THAI_ATTACHED
+    if script == "cyrillic":  # case endings: Вьетнам-а, Лаос-е
+        k = j
+        while k < len(f) and k - j < 3 and "\u0400" <= f[k] <= "\u04ff":
+            k += 1
+        return k - j <= 2 and (k == len(f) or not f[k].isalnum())
+    return not (nxt.isalnum() and _script(nxt) not in ("thai", "nospace"))
+
+
+def _derived_names(kind: str, lang: str, name: str) -> list[str]:
+    """Forms with the province/city/country word (tỉnh Đồng Nai, จังหวัดด่งนาย, مقاطعة ها تينه)."""
+    templates = _AFFIXES.get(kind, {}).get(lang, ())
+    folded = name_key(name)
+    if not templates or name.isupper() or any(folded.startswith(name_key(w)) for w in _AFFIX_WORDS):
+        return []
+    return [t.format(name) for t in templates]
+
+
+@lru_cache(maxsize=1)
+def _default_lexicon() -> Lexicon:
+    source = resources.files("analyzers").joinpath("data/entities.tsv").read_text(encoding="utf-8")
+    return Lexicon.from_tsv(source)
+
+
+def get_lexicon() -> Lexicon:
+    """The packaged lexicon, loaded on first use."""
+    return _default_lexicon()
