@@ -12,6 +12,7 @@ class Article:
     url: str | None = None
     source: str | None = None    # publisher, e.g. "VOVWORLD"
     path: str | None = None      # file the article came from, relative to the corpus root
+    title_derived: bool = False  # title made from the body's first sentence: shown, not indexed as a title
     extra: dict = field(default_factory=dict)
 
 

@@ -244,7 +244,7 @@ class _Reader:
         body = body.replace("\x00", "").strip()
         return self._register(Article(
             id=article_id.strip(), title=(title or "").strip() or title_from_body(body),
-            body=body, path=rel, lang=meta["lang"], date=_iso_date(meta["date"]),
+            title_derived=not (title or "").strip(), body=body, path=rel, lang=meta["lang"], date=_iso_date(meta["date"]),
             url=meta["url"], source=meta["source"], extra=record), number)
 
 

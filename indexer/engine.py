@@ -100,7 +100,9 @@ class SearchEngine:
                                            filter=filters)
             response.total = results.total
             terms = self._highlight_terms(parsed, query_lang)
-            for hit in results:
+            # Whoosh answers a page past the end with the last page; we answer it with nothing.
+            hits = results if results.pagenum == request.page else []
+            for hit in hits:
                 response.results.append(self._hit(hit, hit.score, terms))
             response.facets = self._facets(searcher, query, filters)
         response.took_ms = round((time.perf_counter() - started) * 1000, 2)

@@ -72,6 +72,8 @@ def test_date_range_and_pagination(engine):
     page2 = search(engine, q, size=1, page=2)
     assert page2.total == everything.total
     assert [h.id for h in page2.results] == [everything.results[1].id]
+    past_end = search(engine, q, size=10, page=50)
+    assert past_end.results == [] and past_end.total == everything.total
 
 
 def test_phrases_and_exclusion(engine):
