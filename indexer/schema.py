@@ -9,7 +9,7 @@ from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from analyzers import EXACT_LANGUAGES, FIELD_LANGUAGES, analyzer_for
 
 TITLE_BOOST = 2.0
-EXACT_BOOST = 0.5  # extra weight when the query's diacritics match exactly (on top of the folded match)
+EXACT_BOOST = 1.0  # an exact-diacritic match counts double (xquad-dev vi MRR@10: 0 → .933, 0.5 → .946, 1.0 → .950, 2.0 → .950)
 
 
 def text_fields(lang: str) -> list[str]:
