@@ -23,7 +23,7 @@ from .schema import build_schema
 from . import store
 
 # Bump when analysis or the schema changes: an index of another format is rebuilt, not patched.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 PARALLEL_THRESHOLD = 200   # below this many documents, worker processes cost more than they save
 WRITER_MEMORY_MB = 256
 
