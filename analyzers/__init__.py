@@ -9,11 +9,11 @@ from .router import analyze
 
 def initialize() -> None:
     """Load dictionaries now (jieba's prefix dict, newmm's trie) so the first query is fast."""
-    from .chinese import initialize as init_chinese
-    from .thai import _Segmenter
+    from .chinese import JIEBA
+    from .thai import SEGMENTER
 
-    init_chinese()
-    _Segmenter.get()
+    JIEBA.get()
+    SEGMENTER.get()
 
 
 __all__ = ["LANGUAGES", "FIELD_LANGUAGES", "EXACT_LANGUAGES", "OTHER", "analyzer_for",

@@ -3,10 +3,11 @@
 Documents and queries pass through the same chain, so أحمد/احمد, مدرسة/مدرسه
 and وهانوي/هانوي meet on the same term.
 """
-from whoosh.analysis import Filter, StemFilter, StopFilter
+from whoosh.analysis import StemFilter, StopFilter
 from whoosh.lang.isri import ISRIStemmer
 
 from .normalize import normalize_arabic
+from .tokens import TextMapFilter
 
 # Common function words (already in normalized spelling).
 ARABIC_STOPWORDS = frozenset(normalize_arabic(w) for w in """
@@ -16,13 +17,8 @@ ARABIC_STOPWORDS = frozenset(normalize_arabic(w) for w in """
 """.split())
 
 
-class ArabicNormalizeFilter(Filter):
-    def __call__(self, tokens):
-        for t in tokens:
-            text = normalize_arabic(t.text)
-            if text:
-                t.text = text
-                yield t
+class ArabicNormalizeFilter(TextMapFilter):
+    fold = staticmethod(normalize_arabic)
 
 
 class _ReferenceISRIStemmer(ISRIStemmer):

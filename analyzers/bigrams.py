@@ -7,9 +7,8 @@ phrase-like matches rank high because consecutive bigrams all match.
 import unicodedata
 
 import regex
-from whoosh.analysis import Filter
 
-from .tokens import SpanTokenizer
+from .tokens import SpanTokenizer, TextMapFilter
 
 _LETTER_STRETCH = regex.compile(r"(?:[\p{L}\p{N}]\p{M}*)+")
 _GRAPHEME = regex.compile(r"\X")
@@ -31,10 +30,11 @@ class BigramTokenizer(SpanTokenizer):
         return out
 
 
-class NFKCFoldFilter(Filter):
+def nfkc_casefold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+class NFKCFoldFilter(TextMapFilter):
     """Half-width katakana and compatibility forms to their canonical letters, lowercased."""
 
-    def __call__(self, tokens):
-        for t in tokens:
-            t.text = unicodedata.normalize("NFKC", t.text).casefold()
-            yield t
+    fold = staticmethod(nfkc_casefold)

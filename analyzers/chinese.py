@@ -7,12 +7,9 @@ into the original text.
 """
 import logging
 import os
-import threading
-
-from whoosh.analysis import Filter
 
 from .normalize import fold_width_same_length, to_simplified_same_length
-from .tokens import SpanTokenizer, is_wordlike
+from .tokens import LazyShared, SpanTokenizer, TextMapFilter, is_wordlike
 
 
 def cache_dir() -> str:
@@ -23,28 +20,22 @@ def cache_dir() -> str:
     return path
 
 
-class _Jieba:
-    _lock = threading.Lock()
-    _tokenizer = None
+def _load_jieba():
+    import jieba
 
-    @classmethod
-    def get(cls):
-        if cls._tokenizer is None:
-            with cls._lock:
-                if cls._tokenizer is None:
-                    import jieba
+    jieba.setLogLevel(logging.WARNING)
+    tok = jieba.Tokenizer()
+    tok.tmp_dir = cache_dir()
+    tok.initialize()  # build/load the prefix dictionary now, not in a query
+    return tok
 
-                    jieba.setLogLevel(logging.WARNING)
-                    tok = jieba.Tokenizer()
-                    tok.tmp_dir = cache_dir()
-                    tok.initialize()  # build/load the prefix dictionary now, not in a query
-                    cls._tokenizer = tok
-        return cls._tokenizer
+
+JIEBA = LazyShared(_load_jieba)
 
 
 def initialize() -> None:
     """Load the Chinese dictionary (call at start-up so the first query is not slow)."""
-    _Jieba.get()
+    JIEBA.get()
 
 
 def fold_chinese_same_length(text: str) -> str:
@@ -57,16 +48,13 @@ class ChineseTokenizer(SpanTokenizer):
     def spans(self, value):
         folded = fold_chinese_same_length(value)
         out = []
-        for word, start, end in _Jieba.get().tokenize(folded, mode="search", HMM=True):
+        for word, start, end in JIEBA.get().tokenize(folded, mode="search", HMM=True):
             if is_wordlike(word):
                 out.append((start, end))
         return out
 
 
-class ChineseFoldFilter(Filter):
+class ChineseFoldFilter(TextMapFilter):
     """Token text in Simplified, half-width form (the tokenizer sliced the original)."""
 
-    def __call__(self, tokens):
-        for t in tokens:
-            t.text = fold_chinese_same_length(t.text)
-            yield t
+    fold = staticmethod(fold_chinese_same_length)

@@ -6,10 +6,11 @@ Vietnamese and Devanagari vowel signs stay inside the word.
 import unicodedata
 
 import regex
-from whoosh.analysis import Filter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.analysis import RegexTokenizer, StemFilter, StopFilter
 from whoosh.lang.stopwords import stoplists
 
 from .normalize import fold_diacritics, fold_width_same_length
+from .tokens import TextMapFilter
 
 WORD_PATTERN = r"\p{N}+(?:[.,]\p{N}+)*|(?:[\p{L}\p{N}]\p{M}*)+"
 
@@ -23,22 +24,20 @@ class WordTokenizer(RegexTokenizer):
         self.gaps = gaps
 
 
-class CaseFoldFilter(Filter):
+def casefold_text(text: str) -> str:
+    return unicodedata.normalize("NFC", fold_width_same_length(text)).casefold()
+
+
+class CaseFoldFilter(TextMapFilter):
     """Half-width, NFC, full Unicode case folding (ＡＩ→ai, ß→ss, Σ/ς→σ), beyond str.lower()."""
 
-    def __call__(self, tokens):
-        for t in tokens:
-            t.text = unicodedata.normalize("NFC", fold_width_same_length(t.text)).casefold()
-            yield t
+    fold = staticmethod(casefold_text)
 
 
-class FoldDiacriticsFilter(Filter):
+class FoldDiacriticsFilter(TextMapFilter):
     """Accent-insensitive matching: Hải Phòng → hai phong, Đồng → dong, café → cafe."""
 
-    def __call__(self, tokens):
-        for t in tokens:
-            t.text = fold_diacritics(t.text)
-            yield t
+    fold = staticmethod(fold_diacritics)
 
 
 def english_filters():

@@ -7,13 +7,11 @@ words (transliterated names such as เหรีย, เหงียน — the 
 it cuts inside Thai character clusters (เห|รี|ย) where newmm keeps them whole.
 """
 import os
-import threading
 import unicodedata
 
 import regex
-from whoosh.analysis import Filter
 
-from .tokens import OffsetMap, SpanTokenizer
+from .tokens import LazyShared, OffsetMap, SpanTokenizer, TextMapFilter
 
 os.environ.setdefault("PYTHAINLP_READ_ONLY", "1")
 
@@ -38,31 +36,19 @@ def _drop_noise(text: str, i: int) -> bool:
     return False
 
 
-class _Segmenter:
-    """Lazily loaded, shared dictionary segmenter (thread-safe loading)."""
+def _load_newmm():
+    from pythainlp.tokenize import newmm
 
-    _lock = threading.Lock()
-    _segment = None
+    newmm.segment("ไทย")  # loads the dictionary trie now, not in the first query
+    return newmm.segment
 
-    @classmethod
-    def get(cls):
-        if cls._segment is None:
-            with cls._lock:
-                if cls._segment is None:
-                    cls._segment = cls._load()
-        return cls._segment
 
-    @staticmethod
-    def _load():
-        from pythainlp.tokenize import newmm
-
-        newmm.segment("ไทย")  # loads the dictionary trie now, not in the first query
-        return newmm.segment
+SEGMENTER = LazyShared(_load_newmm)
 
 
 def segment_thai(text: str) -> list[tuple[int, int]]:
     """Word spans of Thai text (any other characters are skipped)."""
-    segment = _Segmenter.get()
+    segment = SEGMENTER.get()
     spans: list[tuple[int, int]] = []
     for m in _THAI_STRETCH.finditer(text):
         start = m.start()
@@ -107,12 +93,7 @@ def normalize_thai_token(text: str) -> str:
     return "".join(out).replace(_DECOMPOSED_SARA_AM, "\u0E33").translate(_THAI_DIGIT_FOLD)
 
 
-class ThaiNormalizeFilter(Filter):
+class ThaiNormalizeFilter(TextMapFilter):
     """Token-level Thai normalization; drops tokens that normalize to nothing (a lone ๆ)."""
 
-    def __call__(self, tokens):
-        for t in tokens:
-            text = normalize_thai_token(t.text)
-            if text:
-                t.text = text
-                yield t
+    fold = staticmethod(normalize_thai_token)

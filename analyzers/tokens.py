@@ -4,7 +4,41 @@ Segmenters (newmm, jieba) run on a normalized copy of the text; an OffsetMap
 carries every character of that copy back to its position in the original,
 so highlighting stays exact whatever the normalization removed.
 """
-from whoosh.analysis import Token, Tokenizer
+import threading
+
+from whoosh.analysis import Filter, Token, Tokenizer
+
+
+class LazyShared:
+    """A resource loaded once per process on first use (dictionaries); thread-safe."""
+
+    def __init__(self, load):
+        self._load = load
+        self._value = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._load()
+        return self._value
+
+
+class TextMapFilter(Filter):
+    """Replaces each token's text with fold(text); drops tokens that fold to nothing.
+
+    Subclasses set `fold` as a class attribute, so pickled analyzers carry no state.
+    """
+
+    fold = staticmethod(lambda text: text)
+
+    def __call__(self, tokens):
+        for t in tokens:
+            text = self.fold(t.text)
+            if text:
+                t.text = text
+                yield t
 
 
 class OffsetMap:

@@ -27,11 +27,11 @@ def measure_dictionary_loads() -> dict[str, float]:
     """Seconds to load each lazily loaded resource; must run before anything else touches them."""
     from analyzers.chinese import initialize as load_jieba
     from analyzers.normalize import to_simplified_same_length
-    from analyzers.thai import _Segmenter
+    from analyzers.thai import SEGMENTER
 
     loads = {}
     for name, load in (("jieba prefix dictionary", load_jieba),
-                       ("newmm (PyThaiNLP) trie", _Segmenter.get),
+                       ("newmm (PyThaiNLP) trie", SEGMENTER.get),
                        ("OpenCC t2s", lambda: to_simplified_same_length("測試"))):
         started = time.perf_counter()
         load()
