@@ -21,9 +21,10 @@ from analyzers import FIELD_LANGUAGES, field_language
 from . import store
 from .query import build_query, field_analyzer, parse_user_query, query_terms
 from .results import Hit, SearchError, SearchRequest, SearchResponse
-from .snippets import lead, make_snippet
+from .snippets import make_snippet
 
 FACET_FIELDS = ("lang", "source", "year", "entities")
+_FACETS = {name: sorting.FieldFacet(name, allow_overlap=(name == "entities")) for name in FACET_FIELDS}
 # Pyserini's BM25 defaults; on xquad-dev they beat Whoosh's (1.2, 0.75) in every language
 # (MRR@10 th .936→.959, zh .931→.953, ar .901→.916, vi .936→.946).
 BM25_K1, BM25_B = 0.9, 0.4
@@ -82,29 +83,25 @@ class SearchEngine:
     def search(self, request: SearchRequest) -> SearchResponse:
         request.validate()
         started = time.perf_counter()
-        gen = self.generation
-        searcher = gen.searcher()
-        parsed = parse_user_query(request.query)
-        query_langs = self._query_langs(request.query)
+        searcher = self.generation.searcher()
+        parsed, query_langs, query = self._compile(request.query)
         query_lang = query_langs[0] if query_langs else None
-        query = None if parsed.empty else build_query(parsed, query_lang)
         filters = self._filters(request)
 
         response = SearchResponse(query=request.query, total=0, took_ms=0.0, page=request.page,
                                   size=request.size, results=[], mode="lexical",
                                   query_langs=query_langs)
-        if query is None:
-            response.facets = self._facets(searcher, Q.Every(), filters)
-        else:
-            results = searcher.search_page(query, request.page, pagelen=request.size,
-                                           filter=filters)
+        # The page and the facet counts come from one search.
+        results = searcher.search_page(query or Q.Every(), request.page, pagelen=request.size,
+                                       filter=filters, groupedby=_FACETS, maptype=sorting.Count)
+        response.facets = self._facets(searcher, query or Q.Every(), filters, results.results)
+        if query is not None:
             response.total = results.total
             terms = self._highlight_terms(parsed, query_lang)
             # Whoosh answers a page past the end with the last page; we answer it with nothing.
             hits = results if results.pagenum == request.page else []
             for hit in hits:
                 response.results.append(self._hit(hit, hit.score, terms))
-            response.facets = self._facets(searcher, query, filters)
         response.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return response
 
@@ -124,21 +121,20 @@ class SearchEngine:
             return None
         return parts[0] if len(parts) == 1 else Q.And(parts)
 
-    def _facets(self, searcher, query, filters) -> dict[str, dict[str, int]]:
-        """Counts per facet value over the matching documents.
+    def _facets(self, searcher, query, filters, results) -> dict[str, dict[str, int]]:
+        """Counts per facet value over the matching documents (grouped in `results`).
 
         The language facet ignores the language filter, so the chips still show
-        how many results the other languages have.
+        how many results the other languages have: with a language filter, that
+        one facet needs a search of its own.
         """
         facets = {}
         for name in FACET_FIELDS:
-            facet_filter = filters
-            if name == "lang" and filters is not None:
-                facet_filter = _without_field(filters, "lang")
-            facet = sorting.FieldFacet(name, allow_overlap=(name == "entities"))
-            r = searcher.search(query, limit=1, filter=facet_filter, groupedby={name: facet},
-                                maptype=sorting.Count)
-            counts = {k: v for k, v in r.groups(name).items() if k}
+            source = results
+            if name == "lang" and _has_field(filters, "lang"):
+                source = searcher.search(query, limit=1, filter=_without_field(filters, "lang"),
+                                         groupedby={name: _FACETS[name]}, maptype=sorting.Count)
+            counts = {k: v for k, v in source.groups(name).items() if k}
             facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
         return facets
 
@@ -147,19 +143,22 @@ class SearchEngine:
         text = " ".join([parsed.text] + parsed.phrases)
         return {lang: set(query_terms(text, lang, query_lang=query_lang)) for lang in FIELD_LANGUAGES}
 
-    def _hit(self, hit, score: float, terms: dict[str, set[str]] | None) -> Hit:
+    def _hit(self, hit, score: float, terms: dict[str, set[str]]) -> Hit:
         f = hit.fields()
         flang = field_language(f.get("lang"))
-        body = f.get("body") or ""
-        if terms:
-            snippet = make_snippet(body, terms[flang], field_analyzer(flang))
-        else:
-            snippet = lead(body)
+        snippet = make_snippet(f.get("body") or "", terms[flang], field_analyzer(flang))
         date = f.get("date")
         return Hit(id=f["id"], title=f.get("title") or "", lang=f.get("lang") or "",
                    date=date.date().isoformat() if date else None,
                    source=f.get("source") or None, url=f.get("url") or None,
                    score=round(float(score), 4), snippet=snippet)
+
+    def _compile(self, text: str):
+        """(parsed query, detected query languages, Whoosh query or None if nothing to search)."""
+        parsed = parse_user_query(text)
+        query_langs = self._query_langs(text)
+        query = None if parsed.empty else build_query(parsed, query_langs[0] if query_langs else None)
+        return parsed, query_langs, query
 
     @staticmethod
     def _query_langs(text: str) -> list[str]:
@@ -176,9 +175,7 @@ class SearchEngine:
     def retrieve(self, text: str, k: int = 100, lang: str | None = None,
                  mode: str = "lexical") -> list[tuple[str, float]]:
         """Top-k (doc id, score) for a query string, without snippets or facets."""
-        parsed = parse_user_query(text)
-        langs = self._query_langs(text)
-        query = None if parsed.empty else build_query(parsed, langs[0] if langs else None)
+        _, _, query = self._compile(text)
         if query is None:
             return []
         searcher = self.generation.searcher()
@@ -211,6 +208,11 @@ class SearchEngine:
             "langs": gen.manifest.get("langs", {}),
             "dense": {"available": False, "reason": "no vectors in this index"},
         }
+
+
+def _has_field(filters: Q.Query | None, fieldname: str) -> bool:
+    subs = filters.subqueries if isinstance(filters, Q.And) else [filters]
+    return any(getattr(q, "fieldname", None) == fieldname for q in subs)
 
 
 def _without_field(filters: Q.Query, fieldname: str) -> Q.Query | None:
