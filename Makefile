@@ -46,14 +46,19 @@ test-slow: install browser
 bench: install
 	$(BIN)/python benchmarks/analyzers.py
 
-# Monolingual MRR@10 etc. on the development set (../shared/eval).
+# Quality on the development set (../shared/eval): monolingual MRR@10 etc. per mode, then the
+# cross-language table (query language → document language, within one mixed ranking).
 EVAL ?= ../shared/eval/xquad-dev
+EVAL_TOPICS = $(foreach l,th zh ar vi en,$(EVAL)/topics.$(l).tsv)
 eval: install
 	mkdir -p .cache/eval-corpus && cp $(EVAL)/corpus.jsonl .cache/eval-corpus/
 	$(BIN)/polysearch index --corpus .cache/eval-corpus --index .cache/eval-index --quiet
-	$(BIN)/polysearch eval --index .cache/eval-index --qrels $(EVAL)/qrels.mono.txt \
-	  --topics $(EVAL)/topics.th.tsv $(EVAL)/topics.zh.tsv $(EVAL)/topics.ar.tsv \
-	           $(EVAL)/topics.vi.tsv $(EVAL)/topics.en.tsv --mode lexical
+	for mode in lexical dense hybrid; do \
+	  echo "== $$mode"; \
+	  $(BIN)/polysearch eval --index .cache/eval-index --topics $(EVAL_TOPICS) --mode $$mode \
+	    --qrels $(EVAL)/qrels.mono.txt --save-run .cache/eval-$$mode.run || exit 1; \
+	  $(BIN)/polysearch eval --run .cache/eval-$$mode.run --qrels $(EVAL)/qrels.pool.txt --pairs || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .cache $(INDEX) artifacts benchmarks/out

@@ -22,11 +22,13 @@ from analyzers import EXACT_LANGUAGES, field_language
 
 from .article import Article, CorpusError
 from .corpus import article_hash, read_corpus
+from .dense import get_encoder, unavailable_reason
+from .embedding import VectorReport, build_vectors, reusable_vectors
 from .schema import build_schema
 from . import store
 
 # Bump when analysis or the schema changes: an index of another format is rebuilt, not patched.
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 PARALLEL_THRESHOLD = 200   # below this many documents, worker processes cost more than they save
 WRITER_MEMORY_MB = 256
 
@@ -43,6 +45,7 @@ class IndexSummary:
     seconds: float = 0.0
     errors: list[CorpusError] = field(default_factory=list)
     langs: dict[str, int] = field(default_factory=dict)
+    vectors: VectorReport | None = None
 
     @property
     def changed(self) -> bool:
@@ -60,17 +63,26 @@ def detect_lang(article: Article) -> str:
     return detect_language(f"{article.title}\n{article.body[:3000]}")
 
 
+MAX_ENTITY_MENTIONS = 8  # beyond this, more mentions say little more about what an article is about
+
+
 def tag_entities(article: Article) -> list[str]:
-    try:
-        from analyzers.lexicon import default_lexicon
-    except ImportError:
-        return []
-    return sorted(default_lexicon().entities_in(f"{article.title}\n{article.body}"))
+    """Entity ids the article mentions, each repeated once per mention (title mentions count
+    twice, capped), so that the entities field's term frequency says how much it is about one."""
+    from analyzers.lexicon import get_lexicon
+
+    lexicon = get_lexicon()
+    counts: dict[str, int] = {}
+    title = "" if article.title_derived else article.title
+    for weight, text in ((2, title), (1, article.body)):
+        for mention in lexicon.find(text):
+            counts[mention.entity_id] = counts.get(mention.entity_id, 0) + weight
+    return [e for e in sorted(counts) for _ in range(min(counts[e], MAX_ENTITY_MENTIONS))]
 
 
 def document_fields(article: Article, content_hash: str) -> dict:
     """The Whoosh document for an article (text goes to its language's fields)."""
-    lang = article.lang or detect_lang(article)
+    lang = article.lang = article.lang or detect_lang(article)
     flang = field_language(lang)
     doc = {
         "id": article.id, "title": article.title, "body": article.body,
@@ -98,6 +110,10 @@ def document_fields(article: Article, content_hash: str) -> dict:
     if entities:
         doc["entities"] = ",".join(entities)
     return doc
+
+
+def vector_reason(requested: bool) -> str | None:
+    return "not requested (--no-vectors)" if not requested else unavailable_reason()
 
 
 def _stored_hashes(gen_dir: Path) -> dict[str, str]:
@@ -130,10 +146,11 @@ class _Progress:
 
 
 def build_index(corpus_dir, index_dir=None, rebuild: bool = False, progress: bool = False,
-                procs: int | None = None, on_error=None) -> IndexSummary:
+                procs: int | None = None, on_error=None, vectors: bool = True) -> IndexSummary:
     """Bring the index at index_dir up to date with corpus_dir; returns what changed.
 
     on_error(CorpusError) is called for every unreadable file or line as it is found.
+    vectors: also compute passage vectors for dense search (when the model can run here).
     """
     started = time.monotonic()
     corpus_dir = Path(corpus_dir)
@@ -145,8 +162,17 @@ def build_index(corpus_dir, index_dir=None, rebuild: bool = False, progress: boo
         base = None if rebuild else store.current_generation(root)
         if base and store.read_manifest(store.generation_dir(root, base)).get("format") != INDEX_FORMAT:
             base = None  # built by an older polysearch: rebuild with the current analysis
-        old_hashes = _stored_hashes(store.generation_dir(root, base)) if base else {}
+        base_dir = store.generation_dir(root, base) if base else None
+        old_hashes = _stored_hashes(base_dir) if base else {}
         summary = IndexSummary(generation=None)
+        want_vectors = vectors and get_encoder() is not None
+        # Vectors are keyed by passage text, not by index format: even a full rebuild reuses
+        # the live generation's rows and embeds only passages it has not seen.
+        live = store.current_generation(root)
+        base_vectors = reusable_vectors(store.generation_dir(root, live) if live else None) \
+            if want_vectors else None
+        # Unchanged articles without reusable rows must be embedded too: keep those in memory.
+        unchanged: list[Article] = []
 
         # Pass 1: read and hash the corpus, decide what changes.
         to_index: list[tuple[Article, str]] = []
@@ -162,6 +188,8 @@ def build_index(corpus_dir, index_dir=None, rebuild: bool = False, progress: boo
             h = article_hash(item)
             if old_hashes.get(item.id) == h:
                 summary.unchanged += 1
+                if want_vectors and (base_vectors is None or item.id not in base_vectors.position):
+                    unchanged.append(item)
                 continue
             if item.id in old_hashes:
                 summary.updated += 1
@@ -169,9 +197,10 @@ def build_index(corpus_dir, index_dir=None, rebuild: bool = False, progress: boo
                 summary.added += 1
             to_index.append((item, h))
         removed = [doc_id for doc_id in old_hashes if doc_id not in seen]
+        changed_ids = {a.id for a, _ in to_index} | set(removed)
         summary.deleted = len(removed)
 
-        if base and not summary.changed:
+        if base and not summary.changed and not unchanged:
             summary.generation = base
             summary.documents = len(old_hashes)
             summary.langs = store.read_manifest(store.generation_dir(root, base)).get("langs", {})
@@ -213,6 +242,16 @@ def build_index(corpus_dir, index_dir=None, rebuild: bool = False, progress: boo
                 by_lang = s.search(Every(), limit=1, groupedby="lang", maptype=Count).groups("lang")
             summary.langs = dict(sorted(by_lang.items()))
             ix.close()
+            if want_vectors:
+                for article in unchanged:
+                    article.lang = article.lang or detect_lang(article)
+                waiting = {a.id for a in unchanged}
+                kept = [i for i in base_vectors.articles if i in old_hashes
+                        and i not in changed_ids and i not in waiting] if base_vectors else []
+                summary.vectors = build_vectors(tmp, base_vectors, kept,
+                                                unchanged + [a for a, _ in to_index], progress)
+            else:
+                summary.vectors = VectorReport(available=False, reason=vector_reason(vectors))
             manifest = {
                 "created": datetime.now().isoformat(timespec="seconds"),
                 "corpus": str(corpus_dir.resolve()),
@@ -220,6 +259,7 @@ def build_index(corpus_dir, index_dir=None, rebuild: bool = False, progress: boo
                 "langs": summary.langs,
                 "base": base,
                 "format": INDEX_FORMAT,
+                "vectors": summary.vectors.to_dict(),
             }
             summary.generation = store.publish_generation(root, tmp, manifest)
         except BaseException:

@@ -160,6 +160,46 @@ def evaluate_by_target_language(run: RunLike, pool_qrels: Qrels, depth: int = 10
     )
 
 
+# Language bias -------------------------------------------------------------------------
+@dataclass
+class BiasReport:
+    """How much a mixed ranking favours the query's own language."""
+    own_language_share: float   # mean share of the top 10 written in the query's language
+    outranked: float            # share of other-language gold documents ranked in the top `depth`
+                                # below at least one non-relevant document in the query's language
+    cross_gold_found: float     # share of other-language gold documents in the top `depth` at all
+    depth: int
+
+
+def language_bias(run: RunLike, pool_qrels: Qrels, depth: int = 100,
+                  query_lang: Callable[[str], str] = qid_language,
+                  doc_lang: Callable[[str], str] = xquad_doc_language) -> BiasReport:
+    shares, outranked, found, cross = [], 0, 0, 0
+    for qid, judged in pool_qrels.items():
+        qlang = query_lang(qid)
+        top = [d for d, _ in ranked(run.get(qid, []))[:depth]]
+        if top:
+            shares.append(sum(doc_lang(d) == qlang for d in top[:10]) / len(top[:10]))
+        position = {d: i for i, d in enumerate(top)}
+        near_misses = [i for i, d in enumerate(top) if doc_lang(d) == qlang and judged.get(d, 0) <= 0]
+        first_miss = near_misses[0] if near_misses else depth
+        for docid, relevance in judged.items():
+            if relevance <= 0 or doc_lang(docid) == qlang:
+                continue
+            cross += 1
+            if docid in position:
+                found += 1
+                outranked += first_miss < position[docid]
+    return BiasReport(own_language_share=_mean(shares), outranked=outranked / found if found else 0.0,
+                      cross_gold_found=found / cross if cross else 0.0, depth=depth)
+
+
+def format_bias_report(report: BiasReport) -> str:
+    return (f"language bias: {report.own_language_share:.1%} of the top 10 in the query's language; "
+            f"{report.cross_gold_found:.1%} of other-language gold documents in the top {report.depth}, "
+            f"{report.outranked:.1%} of those below a non-relevant same-language document")
+
+
 # Formatting --------------------------------------------------------------------------
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]

@@ -164,17 +164,13 @@ def phrase_query(phrase: str) -> Q.Query | None:
 
 
 def build_query(parsed: ParsedQuery, query_lang: str | None = None,
-                extra_text: list[str] | None = None) -> Q.Query | None:
+                expansion: Q.Query | None = None) -> Q.Query | None:
     """The Whoosh query, or None when nothing searchable is left after analysis.
 
     query_lang: the language the query is written in (its stopwords are dropped).
-    extra_text: expansions (e.g. other-language names of an entity) ranked as free text.
+    expansion: ranked alternatives (e.g. other-language names of the entities the query names).
     """
-    ranked = [q for q in [free_text_query(parsed.text, query_lang)] if q is not None]
-    for extra in extra_text or []:
-        q = free_text_query(extra, require_words=False)
-        if q is not None:
-            ranked.append(q)
+    ranked = [q for q in [free_text_query(parsed.text, query_lang), expansion] if q is not None]
     required = [q for q in (phrase_query(p) for p in parsed.phrases) if q is not None]
     if required:
         must = Q.And(required) if len(required) > 1 else required[0]
@@ -187,3 +183,13 @@ def build_query(parsed: ParsedQuery, query_lang: str | None = None,
     if excluded:
         result = Q.AndNot(result, Q.Or(excluded))
     return result
+
+
+def constraint_query(parsed: ParsedQuery) -> Q.Query | None:
+    """What every result must satisfy whatever ranks it: the phrases, and none of the excluded words."""
+    required = [q for q in (phrase_query(p) for p in parsed.phrases) if q is not None]
+    excluded = [q for q in (free_text_query(w) for w in parsed.excluded) if q is not None]
+    if not required and not excluded:
+        return None
+    base = (Q.And(required) if len(required) > 1 else required[0]) if required else Q.Every()
+    return Q.AndNot(base, Q.Or(excluded)) if excluded else base

@@ -26,7 +26,7 @@ def all_text_fields() -> list[str]:
 
 def build_schema() -> Schema:
     fields = {
-        "id": ID(stored=True, unique=True),
+        "id": ID(stored=True, unique=True, sortable=True),  # column: docnum → id without unpickling stored fields
         "title": STORED(),
         "body": STORED(),
         "url": STORED(),
@@ -36,7 +36,8 @@ def build_schema() -> Schema:
         "source": ID(stored=True, sortable=True),
         "year": ID(stored=True, sortable=True),
         "date": DATETIME(stored=True, sortable=True),
-        "entities": KEYWORD(stored=True, commas=True, scorable=False, lowercase=False),
+        # One comma-separated id per mention: term frequency = how much an article is about it.
+        "entities": KEYWORD(stored=True, commas=True, scorable=True, lowercase=False),
     }
     for lang in FIELD_LANGUAGES:
         analyzer = analyzer_for(lang)

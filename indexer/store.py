@@ -95,7 +95,9 @@ def new_generation(root: Path, base: str | None) -> Path:
     tmp.mkdir(parents=True)
     if base:
         for item in (root / base).iterdir():
-            if item.is_file() and item.name != MANIFEST and not item.name.endswith(".lock"):
+            # Vector files are rewritten whole (under new names), so they are not linked.
+            if item.is_file() and item.name != MANIFEST and not item.name.endswith(".lock") \
+                    and not item.name.startswith("vectors."):
                 os.link(item, tmp / item.name)
     return tmp
 

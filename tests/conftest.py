@@ -25,6 +25,16 @@ def web_index_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def parallel_index_dir(tmp_path_factory):
+    """tests/data/parallel: three news stories, each in en, vi, zh, th and ar (with vectors)."""
+    from indexer.build import build_index
+
+    index_dir = tmp_path_factory.mktemp("parallel-index")
+    build_index(REPO_ROOT / "tests" / "data" / "parallel", index_dir)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
 def web_app(web_index_dir):
     from web.app import create_app
 

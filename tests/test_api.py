@@ -273,7 +273,7 @@ def test_new_generation_is_served_without_restart(tmp_path):
     build_index(corpus, index_dir)
     client = create_app({"INDEX_DIR": str(index_dir)}).test_client()
     word = "Zanzibarquokka"
-    assert client.get("/api/search", query_string={"q": word}).get_json()["total"] == 0
+    assert client.get("/api/search", query_string={"q": word, "mode": "lexical"}).get_json()["total"] == 0
     assert client.get("/api/articles/sub/a").status_code == 404
 
     (corpus / "sub").mkdir()
@@ -282,7 +282,7 @@ def test_new_generation_is_served_without_restart(tmp_path):
         f"bringing together artists from many countries for a week of music and dance.\n", encoding="utf-8")
     build_index(corpus, index_dir)
 
-    body = client.get("/api/search", query_string={"q": word}).get_json()
+    body = client.get("/api/search", query_string={"q": word, "mode": "lexical"}).get_json()
     assert body["total"] == 1
     hit = body["results"][0]
     assert hit["id"] == "sub/a" and "<mark>" in hit["snippet"]
@@ -324,3 +324,10 @@ def test_config_from_environment(monkeypatch, tmp_path):
     app = create_app()
     assert app.debug is True and app.config["INDEX_DIR"] == str(tmp_path)
     assert create_app({"INDEX_DIR": "/elsewhere"}).config["INDEX_DIR"] == "/elsewhere"
+
+
+def test_suggest_completes_entity_names_in_any_script(web_client):
+    for prefix, expected in (("hai p", "Hải Phòng"), ("ไฮฟ", "ไฮฟอง"), ("海防", "海防"), ("ha tin", "Hà Tĩnh")):
+        r = web_client.get("/api/suggest", query_string={"q": prefix})
+        assert expected in r.get_json()["suggestions"], prefix
+    assert web_client.get("/api/suggest", query_string={"q": "zzqx"}).get_json()["suggestions"] == []

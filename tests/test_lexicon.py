@@ -1,5 +1,4 @@
 """The entity lexicon: its data file and the matcher, on the real data and the seed articles."""
-import timeit
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -247,9 +246,3 @@ def test_expansions(lex):
 def test_default_lexicon_is_cached():
     assert Lexicon.load() is get_lexicon() is Lexicon.load()
 
-
-def test_tagging_speed(lex):
-    article = seed("004")  # the largest seed, ~15 KB of UTF-8
-    assert len(article.encode()) > 15000
-    seconds = min(timeit.repeat(lambda: lex.find(article), number=5, repeat=5)) / 5
-    assert seconds < 0.010, f"{seconds * 1000:.1f} ms"

@@ -70,13 +70,20 @@ def cmd_index(args) -> int:
 
     try:
         summary = build_index(corpus, index_dir, rebuild=args.rebuild,
-                              progress=not args.quiet, on_error=report)
+                              progress=not args.quiet, on_error=report,
+                              vectors=not args.no_vectors)
     except (FileNotFoundError, IndexBusyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(summary)
     if summary.langs:
         print("languages: " + ", ".join(f"{k} {v}" for k, v in summary.langs.items()))
+    v = summary.vectors
+    if v is not None and v.available:
+        print(f"vectors: {v.passages} passages of {v.articles} articles; {v.embedded} embedded "
+              f"({v.passages_per_second:.1f} passages/s), {v.reused} reused")
+    elif v is not None:
+        print(f"vectors: none ({v.reason}); search is lexical only")
     return 0
 
 
@@ -145,7 +152,10 @@ def _batch_search(engine, args) -> int:
 
 # -- eval -----------------------------------------------------------------------
 def cmd_eval(args) -> int:
-    from indexer.evaluation import evaluate, format_report
+    from dataclasses import asdict
+
+    from indexer.evaluation import (evaluate, evaluate_by_target_language, format_bias_report,
+                                    format_report, language_bias)
     from indexer.trec import read_qrels, read_run, read_topics, write_run
 
     qrels = read_qrels(args.qrels)
@@ -163,6 +173,18 @@ def cmd_eval(args) -> int:
     else:
         print("error: give --run RUN or --topics TOPICS.tsv [...]", file=sys.stderr)
         return 2
+    if args.pairs:
+        pairs = evaluate_by_target_language(run, qrels, depth=args.k)
+        bias = language_bias(run, qrels, depth=args.k)
+        if args.json:
+            print(json.dumps({"pairs": {f"{q}->{d}": m for (q, d), m in pairs.mrr.items()},
+                              "cross_language_mean": pairs.off_diagonal_mean,
+                              "same_language_mean": pairs.diagonal_mean,
+                              "bias": asdict(bias)}, indent=1))
+        else:
+            print(format_report(pairs))
+            print(format_bias_report(bias))
+        return 0
     report = evaluate(run, qrels)
     if args.json:
         print(json.dumps({"overall": report.overall, "by_language": report.groups,
@@ -202,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--corpus", default=str(DEFAULT_CORPUS), metavar="DIR")
     i.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of incrementally")
     i.add_argument("--quiet", action="store_true", help="no progress bar")
+    i.add_argument("--no-vectors", action="store_true",
+                   help="skip passage vectors (lexical search only; much faster on large corpora)")
     i.set_defaults(func=cmd_index)
 
     s = with_index(sub.add_parser("search", help="search the index"))
@@ -226,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-k", type=int, default=100)
     e.add_argument("--mode", default="hybrid", choices=("lexical", "dense", "hybrid"))
     e.add_argument("--save-run", help="with --topics: also write the run here")
+    e.add_argument("--pairs", action="store_true",
+                   help="cross-language qrels (gold in every language): MRR@10 per query-language → "
+                        "document-language pair within the mixed top k, and the language bias")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
 

