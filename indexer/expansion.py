@@ -48,12 +48,12 @@ def _name_query(name: str, lang: str, weight: float) -> list[Q.Query]:
     return out
 
 
-def expansion_query(text: str, query_lang: str | None = None) -> Q.Query | None:
-    """Other-language names and the entity ids of what the query names, or None."""
+def expansion_query(entities: list[tuple[str, float]], query_lang: str | None = None) -> Q.Query | None:
+    """Other-language names and the entity ids of the query's entities (from query_entities), or None."""
     lexicon = get_lexicon()
     native = field_language(query_lang) if query_lang else None
     clauses: list[Q.Query] = []
-    for entity_id, share in query_entities(text):
+    for entity_id, share in entities:
         weight = EXPANSION_WEIGHT * max(MIN_SHARE, share)
         name_clauses: list[Q.Query] = []
         by_field: dict[str, list[str]] = {}

@@ -205,3 +205,12 @@ SEED_CHECKS = [
 def test_seed_article_about_a_province_ranks_first_in_any_script(web_index_dir, query, expected, mode):
     response = SearchEngine(web_index_dir).search(SearchRequest(query, mode=mode))
     assert response.results and response.results[0].id == expected, [h.id for h in response.results]
+
+
+def test_query_entities_share_of_the_query():
+    from indexer.expansion import query_entities
+
+    assert query_entities("ไฮฟอง") == [("vn-haiphong", 1.0)]
+    (entity, share), = query_entities("Hai Phong port container volume")
+    assert entity == "vn-haiphong" and share == pytest.approx(len("HaiPhong") / len("HaiPhongportcontainervolume"))
+    assert query_entities("weather tomorrow") == []

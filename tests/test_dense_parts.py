@@ -6,7 +6,7 @@ import pytest
 
 from indexer.article import Article
 from indexer.dense import get_encoder
-from indexer.fusion import reciprocal_rank_fusion
+from indexer.fusion import reciprocal_rank_fusion, score_weights
 from indexer.passages import PASSAGE_TOKENS, article_passages, passage_hash
 from indexer.vectors import VectorSet
 
@@ -163,3 +163,16 @@ def test_counterparts_are_the_same_story_in_other_languages():
 
 def test_passage_hash_is_of_the_text():
     assert passage_hash("a") == passage_hash("a") != passage_hash("b")
+
+
+def test_item_weights_scale_each_vote():
+    fused = dict(reciprocal_rank_fusion([["a", "b"]], item_weights=[{"a": 1.0, "b": 0.25}]))
+    assert fused["a"] == pytest.approx(1 / 61) and fused["b"] == pytest.approx(0.25 / 62)
+    with pytest.raises(ValueError):
+        reciprocal_rank_fusion([["a"]], item_weights=[None, None])
+
+
+def test_score_weights_are_relative_to_the_best():
+    assert score_weights([("a", 8.0), ("b", 4.0)], 2.0) == {"a": 1.0, "b": 0.25}
+    assert score_weights([], 2.0) == {}
+    assert score_weights([("a", 0.0)], 2.0) == {"a": 1.0}
