@@ -19,6 +19,7 @@ from whoosh.scoring import BM25F
 from analyzers import FIELD_LANGUAGES, field_language
 
 from . import store
+from .query_cache import QueryCache
 from .query import build_query, field_analyzer, parse_user_query, query_terms
 from .results import Hit, SearchError, SearchRequest, SearchResponse
 from .snippets import make_snippet
@@ -54,6 +55,7 @@ class SearchEngine:
         self._lock = threading.Lock()
         self._gen: _Generation | None = None
         self._current_stat = None
+        self.cache = QueryCache()
         self._refresh(force=True)
         if self._gen is None:
             raise FileNotFoundError(
@@ -83,7 +85,12 @@ class SearchEngine:
     def search(self, request: SearchRequest) -> SearchResponse:
         request.validate()
         started = time.perf_counter()
-        searcher = self.generation.searcher()
+        generation = self.generation
+        cached = self.cache.get(generation.name, request)
+        if cached is not None:
+            cached.took_ms = round((time.perf_counter() - started) * 1000, 2)
+            return cached
+        searcher = generation.searcher()
         parsed, query_langs, query = self._compile(request.query)
         query_lang = query_langs[0] if query_langs else None
         filters = self._filters(request)
@@ -103,6 +110,7 @@ class SearchEngine:
             for hit in hits:
                 response.results.append(self._hit(hit, hit.score, terms))
         response.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        self.cache.put(generation.name, request, response)
         return response
 
     def _filters(self, request: SearchRequest) -> Q.Query | None:
