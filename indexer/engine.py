@@ -12,20 +12,18 @@ from datetime import datetime, time as dtime
 from pathlib import Path
 
 from whoosh import query as Q
-from whoosh import sorting
 from whoosh.filedb.filestore import FileStorage
 from whoosh.scoring import BM25F
 
 from analyzers import FIELD_LANGUAGES, field_language
 
 from . import store
+from .facets import search_page_with_facets
 from .query_cache import QueryCache
 from .query import build_query, field_analyzer, parse_user_query, query_terms
 from .results import Hit, SearchError, SearchRequest, SearchResponse
 from .snippets import make_snippet
 
-FACET_FIELDS = ("lang", "source", "year", "entities")
-_FACETS = {name: sorting.FieldFacet(name, allow_overlap=(name == "entities")) for name in FACET_FIELDS}
 # Pyserini's BM25 defaults; on xquad-dev they beat Whoosh's (1.2, 0.75) in every language
 # (MRR@10 th .936→.959, zh .931→.953, ar .901→.916, vi .936→.946).
 BM25_K1, BM25_B = 0.9, 0.4
@@ -100,10 +98,9 @@ class SearchEngine:
         response = SearchResponse(query=request.query, total=0, took_ms=0.0, page=request.page,
                                   size=request.size, results=[], mode="lexical",
                                   query_langs=query_langs)
-        # The page and the facet counts come from one search.
-        results = searcher.search_page(query or Q.Every(), request.page, pagelen=request.size,
-                                       filter=filters, groupedby=_FACETS, maptype=sorting.Count)
-        response.facets = self._facets(searcher, query or Q.Every(), filters, results.results)
+        # The page and the facet counts come from one scoring pass.
+        results, response.facets = search_page_with_facets(
+            searcher, str(generation.dir), query or Q.Every(), filters, request.page, request.size)
         if query is not None:
             response.total = results.total
             terms = self._highlight_terms(parsed, query_lang)
@@ -130,23 +127,6 @@ class SearchEngine:
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else Q.And(parts)
-
-    def _facets(self, searcher, query, filters, results) -> dict[str, dict[str, int]]:
-        """Counts per facet value over the matching documents (grouped in `results`).
-
-        The language facet ignores the language filter, so the chips still show
-        how many results the other languages have: with a language filter, that
-        one facet needs a search of its own.
-        """
-        facets = {}
-        for name in FACET_FIELDS:
-            source = results
-            if name == "lang" and _has_field(filters, "lang"):
-                source = searcher.search(query, limit=1, filter=_without_field(filters, "lang"),
-                                         groupedby={name: _FACETS[name]}, maptype=sorting.Count)
-            counts = {k: v for k, v in source.groups(name).items() if k}
-            facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
-        return facets
 
     def _highlight_terms(self, parsed, query_lang) -> dict[str, set[str]]:
         """Query terms per field language (what the snippet of a document in that language marks)."""
@@ -218,22 +198,6 @@ class SearchEngine:
             "langs": gen.manifest.get("langs", {}),
             "dense": {"available": False, "reason": "no vectors in this index"},
         }
-
-
-def _has_field(filters: Q.Query | None, fieldname: str) -> bool:
-    subs = filters.subqueries if isinstance(filters, Q.And) else [filters]
-    return any(getattr(q, "fieldname", None) == fieldname for q in subs)
-
-
-def _without_field(filters: Q.Query, fieldname: str) -> Q.Query | None:
-    if isinstance(filters, Q.Term):
-        return None if filters.fieldname == fieldname else filters
-    if isinstance(filters, Q.And):
-        rest = [q for q in filters.subqueries if getattr(q, "fieldname", None) != fieldname]
-        if not rest:
-            return None
-        return rest[0] if len(rest) == 1 else Q.And(rest)
-    return filters
 
 
 __all__ = ["SearchEngine", "SearchError", "SearchRequest"]
