@@ -26,12 +26,12 @@ def all_text_fields() -> list[str]:
 
 def build_schema() -> Schema:
     fields = {
-        "id": ID(stored=True, unique=True),
+        "id": ID(stored=True, unique=True, sortable=True),
         "title": STORED(),
         "body": STORED(),
         "url": STORED(),
         "path": STORED(),
-        "hash": STORED(),
+        "hash": ID(stored=True, sortable=True),   # a column: reindexing reads it without the bodies
         "lang": ID(stored=True, sortable=True),
         "source": ID(stored=True, sortable=True),
         "year": ID(stored=True, sortable=True),
