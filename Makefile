@@ -12,7 +12,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export POLYSEARCH_CACHE_DIR := $(CURDIR)/.cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install serve index test test-slow bench browser eval clean
+.PHONY: install serve index test test-slow bench wrk browser eval clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,23 @@ test: install browser
 test-slow: install browser
 	$(BIN)/python -m pytest -m slow -q
 
-bench: install
+# Benchmarks: the bench extra (tantivy, profilers) and Debian's wrk, then the analyzer
+# throughput and the scale suite (BENCHMARKS.md). make bench BENCH_ARTICLES="10000 100000"
+BENCH_ARTICLES ?= 10000
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
+	      || echo "warning: could not install wrk; the HTTP benchmark will fail"; \
+	  else echo "warning: wrk missing and not root; install it (apt-get install wrk)"; fi; }
+
+bench: install $(VENV)/.bench-installed wrk
 	$(BIN)/python benchmarks/analyzers.py
+	$(BIN)/python benchmarks/scale.py --articles $(BENCH_ARTICLES)
 
 # Quality on the development set (../shared/eval): monolingual MRR@10 etc. per mode, then the
 # cross-language table (query language → document language, within one mixed ranking).

@@ -28,7 +28,7 @@ from .schema import build_schema
 from . import store
 
 # Bump when analysis or the schema changes: an index of another format is rebuilt, not patched.
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5
 PARALLEL_THRESHOLD = 200   # below this many documents, worker processes cost more than they save
 WRITER_MEMORY_MB = 256
 
@@ -119,7 +119,10 @@ def vector_reason(requested: bool) -> str | None:
 def _stored_hashes(gen_dir: Path) -> dict[str, str]:
     ix = whoosh_index.open_dir(str(gen_dir))
     with ix.searcher() as s:
-        return {f["id"]: f.get("hash") for f in s.all_stored_fields()}
+        # From the id and hash columns, not the stored fields (which unpickle every body).
+        reader = s.reader()
+        ids, hashes = reader.column_reader("id"), reader.column_reader("hash")
+        return {ids[doc]: hashes[doc] for doc in reader.all_doc_ids()}
 
 
 class _Progress:

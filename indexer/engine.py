@@ -13,9 +13,8 @@ from datetime import datetime, time as dtime
 from pathlib import Path
 
 import numpy as np
-from whoosh import index as whoosh_index
 from whoosh import query as Q
-from whoosh import sorting
+from whoosh.filedb.filestore import FileStorage
 from whoosh.scoring import BM25F
 
 from analyzers import FIELD_LANGUAGES, field_language
@@ -23,14 +22,14 @@ from analyzers import FIELD_LANGUAGES, field_language
 from . import store
 from .dense import get_encoder, unavailable_reason
 from .expansion import expansion_query, query_entities
+from .facets import FACET_FIELDS, search_page_with_facets
 from .fusion import reciprocal_rank_fusion, score_weights
 from .query import build_query, constraint_query, field_analyzer, parse_user_query, query_terms
+from .query_cache import QueryCache
 from .results import Hit, SearchError, SearchRequest, SearchResponse
 from .snippets import make_snippet
 from .vectors import VectorSet
 
-FACET_FIELDS = ("lang", "source", "year", "entities")
-_FACETS = {name: sorting.FieldFacet(name, allow_overlap=(name == "entities")) for name in FACET_FIELDS}
 # Pyserini's BM25 defaults; on xquad-dev they beat Whoosh's (1.2, 0.75) in every language
 # (MRR@10 th .936→.959, zh .931→.953, ar .901→.916, vi .936→.946).
 BM25_K1, BM25_B = 0.9, 0.4
@@ -63,7 +62,9 @@ class _Generation:
         self.name = name
         self.dir = store.generation_dir(root, name)
         self.manifest = store.read_manifest(self.dir)
-        self.index = whoosh_index.open_dir(str(self.dir))
+        # Without mmap: Whoosh copies every mmapped compound sub-file into a BytesIO, i.e.
+        # the whole index into each thread's searcher (10k articles: +240 MB per searcher).
+        self.index = FileStorage(str(self.dir), supports_mmap=False).open_index()
         self.local = threading.local()
         try:
             self.vectors: VectorSet | None = VectorSet.load(self.dir)
@@ -85,6 +86,7 @@ class SearchEngine:
         self._lock = threading.Lock()
         self._gen: _Generation | None = None
         self._current_stat = None
+        self.cache = QueryCache()
         self._refresh(force=True)
         if self._gen is None:
             raise FileNotFoundError(
@@ -115,6 +117,10 @@ class SearchEngine:
         request.validate()
         started = time.perf_counter()
         gen = self.generation
+        cached = self.cache.get(gen.name, request)
+        if cached is not None:
+            cached.took_ms = round((time.perf_counter() - started) * 1000, 2)
+            return cached
         searcher = gen.searcher()
         compiled = self._compile(request.query)
         filters = self._filters(request)
@@ -123,18 +129,18 @@ class SearchEngine:
                                   size=request.size, results=[], mode=mode,
                                   query_langs=compiled.query_langs)
         if mode == "lexical":
-            self._lexical_page(searcher, compiled, filters, request, response)
+            self._lexical_page(gen, searcher, compiled, filters, request, response)
         else:
             self._fused_page(gen, searcher, compiled, filters, request, response)
         response.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        self.cache.put(gen.name, request, response)
         return response
 
-    def _lexical_page(self, searcher, compiled, filters, request, response) -> None:
-        # The page and the facet counts come from one search.
+    def _lexical_page(self, gen, searcher, compiled, filters, request, response) -> None:
+        # The page and the facet counts come from one scoring pass.
         query = compiled.query
-        results = searcher.search_page(query or Q.Every(), request.page, pagelen=request.size,
-                                       filter=filters, groupedby=_FACETS, maptype=sorting.Count)
-        response.facets = self._facets(searcher, query or Q.Every(), filters, results.results)
+        results, response.facets = search_page_with_facets(
+            searcher, str(gen.dir), query or Q.Every(), filters, request.page, request.size)
         if query is None:
             return
         response.total = results.total
@@ -156,9 +162,8 @@ class SearchEngine:
         if lexical_query is not None:
             matched.append(lexical_query)
         union = Q.Or(matched) if len(matched) > 1 else matched[0]
-        grouped = searcher.search(union, limit=1, filter=filters, groupedby=_FACETS, maptype=sorting.Count)
-        response.facets = self._facets(searcher, union, filters, grouped)
-        response.total = max(len(grouped), len(ranked))
+        grouped, response.facets = search_page_with_facets(searcher, str(gen.dir), union, filters, 1, 1)
+        response.total = max(grouped.total, len(ranked))
         terms = self._highlight_terms(compiled)
         for doc_id, score in ranked[(request.page - 1) * request.size: request.page * request.size]:
             docnum = searcher.document_number(id=doc_id)
@@ -235,23 +240,6 @@ class SearchEngine:
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else Q.And(parts)
-
-    def _facets(self, searcher, query, filters, results) -> dict[str, dict[str, int]]:
-        """Counts per facet value over the matching documents (grouped in `results`).
-
-        The language facet ignores the language filter, so the chips still show
-        how many results the other languages have: with a language filter, that
-        one facet needs a search of its own.
-        """
-        facets = {}
-        for name in FACET_FIELDS:
-            source = results
-            if name == "lang" and _has_field(filters, "lang"):
-                source = searcher.search(query, limit=1, filter=_without_field(filters, "lang"),
-                                         groupedby={name: _FACETS[name]}, maptype=sorting.Count)
-            counts = {k: v for k, v in source.groups(name).items() if k}
-            facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
-        return facets
 
     def _highlight_terms(self, compiled) -> dict[str, set[str]]:
         """Query terms per field language (what the snippet of a document in that language marks)."""
@@ -394,22 +382,6 @@ class _Compiled:
 
 def _as_str(value) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
-
-
-def _has_field(filters: Q.Query | None, fieldname: str) -> bool:
-    subs = filters.subqueries if isinstance(filters, Q.And) else [filters]
-    return any(getattr(q, "fieldname", None) == fieldname for q in subs)
-
-
-def _without_field(filters: Q.Query, fieldname: str) -> Q.Query | None:
-    if isinstance(filters, Q.Term):
-        return None if filters.fieldname == fieldname else filters
-    if isinstance(filters, Q.And):
-        rest = [q for q in filters.subqueries if getattr(q, "fieldname", None) != fieldname]
-        if not rest:
-            return None
-        return rest[0] if len(rest) == 1 else Q.And(rest)
-    return filters
 
 
 __all__ = ["SearchEngine", "SearchError", "SearchRequest"]

@@ -31,7 +31,7 @@ def build_schema() -> Schema:
         "body": STORED(),
         "url": STORED(),
         "path": STORED(),
-        "hash": STORED(),
+        "hash": ID(stored=True, sortable=True),   # a column: reindexing reads it without the bodies
         "lang": ID(stored=True, sortable=True),
         "source": ID(stored=True, sortable=True),
         "year": ID(stored=True, sortable=True),

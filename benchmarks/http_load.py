@@ -1,0 +1,109 @@
+"""HTTP throughput of `polysearch serve` under wrk, and the server's peak memory.
+
+The server runs as in production (gunicorn, 2 workers × 4 threads, access log on) on
+127.0.0.1 and a free port; wrk cycles through the query mix as /api/search requests
+for a bounded time. Peak RSS is each server process's VmHWM after the load.
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONNECTIONS = 8
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _vm(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _lua_script(paths: list[str]) -> str:
+    quoted = ",\n".join('  "%s"' % p for p in paths)
+    return ("local paths = {\n" + quoted + "\n}\nlocal i = 0\n"
+            "request = function()\n  i = i + 1\n"
+            "  return wrk.format(\"GET\", paths[(i % #paths) + 1])\nend\n")
+
+
+def _get(url: str, timeout: float = 30) -> int:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        r.read()
+        return r.status
+
+
+def measure(index_dir: Path, mix: list[tuple[str, str]], seconds: int, workers: int = 2) -> dict:
+    if not shutil.which("wrk"):
+        raise RuntimeError("wrk not found: `make bench` installs it (apt-get install wrk)")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    paths = ["/api/search?" + urllib.parse.urlencode({"q": q}) for _, q in mix]
+    exe = Path(sys.executable).with_name("polysearch")
+    log = open(Path(tempfile.gettempdir()) / f"polysearch-bench-{port}.log", "w")
+    server = subprocess.Popen([str(exe), "serve", "--index", str(index_dir), "--host", "127.0.0.1",
+                               "--port", str(port), "--workers", str(workers)],
+                              stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if _get(base + "/api/health", 2) == 200 and len(_children(server.pid)) >= workers:
+                    break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start (see {log.name})")
+            time.sleep(0.5)
+        for path in paths[:20]:            # every worker past its warm-up
+            _get(base + path)
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(_lua_script(paths))
+        proc = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
+                               "--latency", "-s", script.name, base],
+                              capture_output=True, text=True, timeout=seconds + 60)
+        os.unlink(script.name)
+        text = proc.stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+        errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+        sock_errors = re.search(r"Socket errors:.*", text)
+        latency = {m.group(1): m.group(2) for m in re.finditer(r"^\s+(50|90|99)%\s+(\S+)", text, re.M)}
+        pids = [server.pid] + _children(server.pid)
+        rss = {str(pid): _vm(pid, "VmHWM") for pid in pids}
+        return {"requests_per_s": rps, "seconds": seconds, "connections": CONNECTIONS, "workers": workers,
+                "non_2xx": int(errors.group(1)) if errors else 0,
+                "socket_errors": sock_errors.group(0) if sock_errors else None,
+                "latency": latency, "peak_rss_bytes": rss,
+                "peak_rss_total_bytes": sum(rss.values()),
+                "peak_rss_max_worker_bytes": max(rss[str(p)] for p in pids[1:]) if len(pids) > 1 else 0}
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()

@@ -1,0 +1,68 @@
+"""The scale table (markdown) from benchmarks/out/scale-*.json.
+
+    python benchmarks/report.py [benchmarks/out/scale-10000.json ...]
+"""
+import json
+import sys
+from pathlib import Path
+
+OUT_DIR = Path(__file__).resolve().parent / "out"
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+def rows(r: dict) -> list[tuple[str, str, str]]:
+    """(figure, value, target) rows for one run."""
+    ix, q = r["indexing"], r["query"]
+    out = [
+        ("1. full reindex", f"{ix['index_seconds']:,.1f} s ({ix['articles_per_s']:,.0f} articles/s)", ""),
+        ("   tokenization floor (2 cores)", f"{ix['floor']['seconds_on_cores']:,.1f} s", ""),
+        ("   reindex / floor", f"{ix['ratio_vs_floor']:.2f}×", "≤ 1.5× at 100k"),
+        ("2. search p50 / p95 / p99", f"{q['search']['p50']:.1f} / {q['search']['p95']:.1f} / {q['search']['p99']:.1f} ms", ""),
+        ("   retrieve top-10 p50 / p99", f"{q['retrieve']['p50']:.1f} / {q['retrieve']['p99']:.1f} ms", ""),
+        ("   tantivy p50 / p99 (incl. query analysis)", f"{q['tantivy']['p50']:.1f} / {q['tantivy']['p99']:.1f} ms", ""),
+        ("   tantivy engine only p50", f"{q['tantivy_engine_only']['p50']:.2f} ms", ""),
+        ("   search p50 / tantivy p50", f"{q['ratio_p50_search_vs_tantivy']:.2f}×", "≤ 3×"),
+        ("   retrieve p50 / tantivy p50", f"{q['ratio_p50_retrieve_vs_tantivy']:.2f}×", "≤ 3×"),
+        ("   search p99 / search p50", f"{q['ratio_p99_vs_p50_search']:.2f}×", "≤ 10×"),
+    ]
+    if "hybrid" in r:
+        h = r["hybrid"]
+        out.append(("3. hybrid p50 / lexical p50", f"{h['ratio_p50']:.2f}× ({h['note']})", "≤ 1.5×"))
+    if "http" in r:
+        h = r["http"]
+        out += [
+            ("4. HTTP requests/s (2 workers, wrk)", f"{h['requests_per_s']:,.1f}", ""),
+            ("   in-process search/s × 2", f"{q['inprocess_search_per_s'] * h['workers']:,.1f}", ""),
+            ("   HTTP / in-process", f"{h['ratio_vs_inprocess'] * 100:.0f}%", "≥ 70%"),
+            ("5. server peak RSS (all processes)", _mb(h["peak_rss_total_bytes"]), ""),
+            ("   largest worker peak RSS", _mb(h["peak_rss_max_worker_bytes"]), ""),
+        ]
+    out += [
+        ("   index on disk per article", f"{r['index_bytes_per_article'] / 1024:,.1f} KB "
+                                         f"(tantivy {q['tantivy_index_bytes'] / r['articles'] / 1024:,.1f} KB)", ""),
+    ]
+    return out
+
+
+def table(results: list[dict]) -> str:
+    results = sorted(results, key=lambda r: r["articles"])
+    per_run = [{name: value for name, value, _ in rows(r)} for r in results]
+    order = max((rows(r) for r in results), key=len)
+    head = "| figure | " + " | ".join(f"{r['articles']:,} articles" for r in results) + " | target |"
+    lines = [head, "|---" * (len(results) + 2) + "|"]
+    for name, _, target in order:
+        label = "&nbsp;&nbsp;" + name.strip() if name.startswith("   ") else name
+        lines.append(f"| {label} | " + " | ".join(run.get(name, "–") for run in per_run) + f" | {target} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    paths = [Path(p) for p in (argv or sys.argv[1:])] or sorted(OUT_DIR.glob("scale-*.json"))
+    print(table([json.loads(p.read_text(encoding="utf-8")) for p in paths]))
+
+
+if __name__ == "__main__":
+    main()

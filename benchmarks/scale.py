@@ -1,0 +1,239 @@
+"""The scale benchmarks of issue 6: indexing, query latency, HTTP, memory, at N articles.
+
+    python benchmarks/scale.py --articles 10000 100000 [--rounds 3] [--http-seconds 15]
+
+For each N, on a generated corpus (benchmarks/corpus_gen.py, cached in .cache/bench/),
+every figure is measured side by side in the same run and reported as a ratio:
+
+1. indexing: a full rebuild (build_index, 2 worker processes) vs the pure tokenization of
+   the same texts by the same analyzers, spread over the same cores (the floor);
+2. query latency, in-process: p50/p95/p99 of SearchEngine.search (a page of 10 with
+   snippets and facets) and .retrieve (top-10 ids) over the fixed query mix, vs tantivy-py
+   indexing the same tokens (benchmarks/tantivy_ref.py) and answering the same query,
+   query analysis included on both sides (a tantivy user would need it too);
+4. HTTP: requests/s of `polysearch serve` (2 workers) under wrk on 127.0.0.1 vs the
+   in-process rate of .search × 2 workers;
+5. memory: peak RSS of the server processes after the load, index bytes per article.
+
+Prints a table and writes benchmarks/out/scale-<N>.json; benchmarks/report.py
+renders all of them as the table in BENCHMARKS.md.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks import corpus_gen  # noqa: E402
+from benchmarks.tantivy_ref import TantivyIndex, join_tokens  # noqa: E402
+
+CACHE = Path(os.environ.get("POLYSEARCH_CACHE_DIR", REPO_ROOT / ".cache")) / "bench"
+OUT_DIR = REPO_ROOT / "benchmarks" / "out"
+PROCS = 2
+CHUNK = 200
+
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def summary_ms(values: list[float]) -> dict:
+    return {"p50": percentile(values, 50) * 1000, "p95": percentile(values, 95) * 1000,
+            "p99": percentile(values, 99) * 1000, "mean": statistics.fmean(values) * 1000,
+            "n": len(values)}
+
+
+# -- 1. tokenization floor (in worker processes) -----------------------------------
+_ANALYZERS = {}
+
+
+def _analyzer(lang: str, exact: bool):
+    from analyzers import analyzer_for
+
+    key = (lang, exact)
+    if key not in _ANALYZERS:
+        _ANALYZERS[key] = analyzer_for(lang, exact=exact)
+    return _ANALYZERS[key]
+
+
+def _text_fields(article) -> dict[str, tuple[str, str, bool]]:
+    """The indexed text fields of an article as build.document_fields fills them."""
+    from analyzers import EXACT_LANGUAGES, field_language
+
+    flang = field_language(article.lang)
+    fields = {f"body_{flang}": (article.body, flang, False)}
+    if not article.title_derived:
+        fields[f"title_{flang}"] = (article.title, flang, False)
+    if flang in EXACT_LANGUAGES:
+        fields[f"body_{flang}_exact"] = (article.body, flang, True)
+        if not article.title_derived:
+            fields[f"title_{flang}_exact"] = (article.title, flang, True)
+    return fields
+
+
+def tokenize_chunk(articles) -> tuple[float, list[tuple[str, dict[str, str]]]]:
+    """(seconds spent in the analyzers, [(id, {field: tokens})]) for a chunk of articles."""
+    spent, out = 0.0, []
+    for article in articles:
+        fields = {}
+        for name, (text, lang, exact) in _text_fields(article).items():
+            analyzer = _analyzer(lang, exact)
+            started = time.perf_counter()
+            tokens = [t.text for t in analyzer(text, positions=True, mode="index")]
+            spent += time.perf_counter() - started
+            fields[name] = tokens
+        out.append((article.id, {k: join_tokens(v) for k, v in fields.items()}))
+    return spent, out
+
+
+def _warm_worker() -> None:
+    import analyzers
+
+    analyzers.initialize()
+
+
+def tokenization_floor(articles) -> tuple[dict, list]:
+    chunks = [articles[i:i + CHUNK] for i in range(0, len(articles), CHUNK)]
+    seconds, docs = 0.0, []
+    with ProcessPoolExecutor(PROCS, initializer=_warm_worker) as pool:
+        for spent, out in pool.map(tokenize_chunk, chunks):
+            seconds += spent
+            docs.extend(out)
+    return {"cpu_seconds": seconds, "seconds_on_cores": seconds / PROCS, "procs": PROCS}, docs
+
+
+def measure_indexing(corpus_dir: Path, index_dir: Path, articles) -> tuple[dict, list]:
+    from indexer.build import build_index
+
+    floor, docs = tokenization_floor(articles)
+    import shutil
+
+    shutil.rmtree(index_dir, ignore_errors=True)
+    started = time.perf_counter()
+    summary = build_index(corpus_dir, index_dir, rebuild=True, procs=PROCS)
+    wall = time.perf_counter() - started
+    if summary.documents != len(articles):
+        raise RuntimeError(f"indexed {summary.documents} of {len(articles)} articles")
+    return {"floor": floor, "index_seconds": wall,
+            "ratio_vs_floor": wall / floor["seconds_on_cores"],
+            "ratio_vs_one_core_floor": wall / floor["cpu_seconds"],
+            "articles_per_s": len(articles) / wall}, docs
+
+
+# -- 2. query latency ---------------------------------------------------------------
+def measure_queries(index_dir: Path, docs, tantivy_dir: Path, rounds: int) -> dict:
+    from indexer.engine import SearchEngine
+    from indexer.results import SearchRequest
+
+    started = time.perf_counter()
+    ref = TantivyIndex(tantivy_dir)
+    for doc_id, fields in docs:
+        ref.add(doc_id, fields)
+    ref.commit()
+    tantivy_build = time.perf_counter() - started
+
+    engine = SearchEngine(index_dir)
+    mix = corpus_gen.query_mix()
+    no_cache = getattr(engine, "cache", None)
+    if no_cache is not None:
+        engine.cache.enabled = False        # latency of the work itself, not of a cache hit
+    times = {"search": [], "retrieve": [], "tantivy": [], "tantivy_engine_only": []}
+    hits = {"ours": 0, "tantivy": 0}
+    for rnd in range(rounds + 1):          # round 0 warms caches and is not counted
+        for _, q in mix:
+            t0 = time.perf_counter()
+            response = engine.search(SearchRequest(query=q, size=10))
+            t1 = time.perf_counter()
+            engine.retrieve(q, k=10)
+            t2 = time.perf_counter()
+            _, _, compiled = engine._compile(q)
+            t3 = time.perf_counter()
+            ids = ref.search(ref.translate(compiled), 10) if compiled is not None else []
+            t4 = time.perf_counter()
+            if rnd:
+                times["search"].append(t1 - t0)
+                times["retrieve"].append(t2 - t1)
+                times["tantivy"].append(t4 - t2)
+                times["tantivy_engine_only"].append(t4 - t3)
+                hits["ours"] += bool(response.results)
+                hits["tantivy"] += bool(ids)
+    out = {name: summary_ms(values) for name, values in times.items()}
+    out["queries"] = len(mix)
+    out["rounds"] = rounds
+    out["queries_with_hits"] = {k: v / (len(mix) * rounds) for k, v in hits.items()}
+    out["tantivy_build_seconds"] = tantivy_build
+    out["tantivy_index_bytes"] = ref.disk_bytes()
+    out["ratio_p50_search_vs_tantivy"] = out["search"]["p50"] / out["tantivy"]["p50"]
+    out["ratio_p50_retrieve_vs_tantivy"] = out["retrieve"]["p50"] / out["tantivy"]["p50"]
+    out["ratio_p99_vs_p50_search"] = out["search"]["p99"] / out["search"]["p50"]
+    out["inprocess_search_per_s"] = 1000 / out["search"]["mean"]
+    return out
+
+
+def index_bytes(index_dir: Path) -> int:
+    from indexer import store
+
+    gen = store.generation_dir(index_dir, store.current_generation(index_dir))
+    return sum(p.stat().st_size for p in gen.iterdir() if p.is_file())
+
+
+def run(n: int, args) -> dict:
+    from benchmarks import http_load
+
+    corpus_dir = corpus_gen.generate(n, CACHE / f"corpus-{n}", seed=args.seed)
+    from indexer.article import Article
+    from indexer.corpus import read_corpus
+
+    articles = [a for a in read_corpus(corpus_dir) if isinstance(a, Article)]
+    result = {"articles": n, "seed": args.seed, "chars": sum(len(a.title) + len(a.body) for a in articles)}
+    index_dir = CACHE / f"index-{n}"
+    print(f"[{n}] indexing ...", file=sys.stderr, flush=True)
+    result["indexing"], docs = measure_indexing(corpus_dir, index_dir, articles)
+    del articles
+    print(f"[{n}] queries ...", file=sys.stderr, flush=True)
+    result["query"] = measure_queries(index_dir, docs, CACHE / f"tantivy-{n}", args.rounds)
+    del docs
+    result["index_bytes"] = index_bytes(index_dir)
+    result["index_bytes_per_article"] = result["index_bytes"] / n
+    if args.http_seconds:
+        print(f"[{n}] http ...", file=sys.stderr, flush=True)
+        http = http_load.measure(index_dir, corpus_gen.query_mix(), args.http_seconds, workers=PROCS)
+        http["ratio_vs_inprocess"] = http["requests_per_s"] / (result["query"]["inprocess_search_per_s"] * PROCS)
+        result["http"] = http
+    return result
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=3, help="timed passes over the query mix")
+    parser.add_argument("--http-seconds", type=int, default=15, help="wrk duration (0: skip HTTP)")
+    args = parser.parse_args(argv)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    from benchmarks import report
+
+    for n in args.articles:
+        started = time.perf_counter()
+        result = run(n, args)
+        result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
+                             "platform": platform.platform()}
+        result["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        result["bench_seconds"] = time.perf_counter() - started
+        path = OUT_DIR / f"scale-{n}.json"
+        path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {path.relative_to(REPO_ROOT)}", file=sys.stderr)
+    print(report.table([json.loads((OUT_DIR / f"scale-{n}.json").read_text()) for n in args.articles]))
+
+
+if __name__ == "__main__":
+    main()
