@@ -7,7 +7,6 @@ generation. `make test` runs 3 trials; `make test-slow` runs 24 over a corpus bi
 the parallel (multi-process) writer, half of them killing only the main process.
 """
 import fcntl
-import json
 import os
 import random
 import signal
@@ -16,19 +15,21 @@ from pathlib import Path
 
 import pytest
 
+from figures import record
 from generations import (COMMON, classify, kill_group, run_index, start_index, wait_group_gone,
                          write_version)
 from indexer import store
 from indexer.engine import SearchEngine
 from indexer.results import SearchRequest
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-
-
 def served_version(engine: SearchEngine, n: int) -> str:
     """Which complete version the engine serves, judged twice: by a search and by the stored documents."""
-    hits = [{"id": h.id, "title": h.title}
-            for h in engine.search(SearchRequest(COMMON, size=100, mode="lexical")).results]
+    hits, page = [], 1
+    while page == 1 or len(hits) == (page - 1) * 100:        # every page of the whole-corpus query
+        response = engine.search(SearchRequest(COMMON, size=100, page=page, mode="lexical"))
+        hits += [{"id": h.id, "title": h.title} for h in response.results]
+        page += 1
+    assert response.total == len(hits)
     by_search = classify(hits, n)
     stored = [{"id": f["id"], "title": f["title"]} for f in engine.generation.searcher().all_stored_fields()]
     by_storage = classify(stored, n)
@@ -112,14 +113,6 @@ def crash_trials(tmp_path: Path, n: int, trials: int, seed: int, parent_only_sha
         assert tmp_generations(index) == [], where
         current = target
     return figures
-
-
-def record(name: str, figures: dict) -> None:
-    """Print the figures and keep them in artifacts/ (the README's reliability table comes from here)."""
-    print(f"\n{name}: {json.dumps(figures)}")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with open(ARTIFACTS / "reliability.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps({"test": name, **figures}) + "\n")
 
 
 def test_reindex_killed_at_random_points_short(tmp_path):
