@@ -24,14 +24,14 @@ _THAI = "การค้าระหว่างประเทศ ความ�
 _CHINESE = "贸易 合作 省份 港口 节日 学生 铁路 旅游 ".split()
 
 
-def _body(rng: random.Random, marker: str, words: int) -> str:
+def _body(rng: random.Random, marker: str, words: int, multilingual: bool) -> str:
     parts = [COMMON, marker]
     for i in range(words):
-        parts.append(rng.choice(WORDS if i % 7 else _THAI + _CHINESE))
+        parts.append(rng.choice(WORDS if i % 7 or not multilingual else _THAI + _CHINESE))
     return " ".join(parts) + "."
 
 
-def articles(version: str, n: int, words: int = 120) -> dict[str, dict]:
+def articles(version: str, n: int, words: int = 120, multilingual: bool = True) -> dict[str, dict]:
     """id -> JSONL record of one corpus version (deterministic)."""
     marker = MARKERS[version]
     keep = n * 3 // 4
@@ -41,14 +41,17 @@ def articles(version: str, n: int, words: int = 120) -> dict[str, dict]:
     for doc_id in ids:
         rng = random.Random(f"{version}-{doc_id}")
         out[doc_id] = {"id": doc_id, "title": f"{doc_id} {marker} {rng.choice(WORDS)}",
-                       "body": _body(rng, marker, words), "lang": "en", "date": "2024-05-01"}
+                       "body": _body(rng, marker, words, multilingual), "lang": "en", "date": "2024-05-01"}
     return out
 
 
-def write_version(corpus: Path, version: str, n: int, words: int = 120, per_file: int = 50) -> dict[str, dict]:
-    """Make corpus/ hold exactly this version (files replaced atomically, stale ones removed)."""
+def write_version(corpus: Path, version: str, n: int, words: int = 120, per_file: int = 50,
+                  multilingual: bool = True) -> dict[str, dict]:
+    """Make corpus/ hold exactly this version (files replaced atomically, stale ones removed).
+    multilingual=False keeps to English words: a reindex then skips loading the Thai and
+    Chinese dictionaries (seconds of start-up; the short tests use it)."""
     corpus.mkdir(parents=True, exist_ok=True)
-    records = articles(version, n, words)
+    records = articles(version, n, words, multilingual)
     items = list(records.values())
     names = set()
     for start in range(0, len(items), per_file):
