@@ -204,7 +204,9 @@ class _Reader:
                 if head.startswith((b"\xff\xfe", b"\xfe\xff")):
                     stream = io.TextIOWrapper(raw, encoding="utf-16")
                     lines = _text_lines(stream, self.max_bytes // 2)
-                elif b"\x00" in head:
+                elif b"\x00" in head.split(b"\n", 1)[0]:
+                    # Binary from the first line on: one report. A NUL in a later line costs
+                    # only that line (below), not the good lines around it.
                     yield CorpusError(rel, "binary file (contains NUL bytes)")
                     return
                 else:
@@ -212,6 +214,8 @@ class _Reader:
                 for number, text, problem in lines:
                     if problem:
                         yield CorpusError(rel, problem, number)
+                    elif "\x00" in text:
+                        yield CorpusError(rel, "line contains NUL bytes (binary data)", number)
                     elif text.strip():
                         yield self._jsonl_record(text, rel, number)
         except OSError as e:

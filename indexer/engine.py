@@ -48,6 +48,9 @@ DENSE_ALONE_MIN_Z = 3.0
 # monolingual MRR@10 .966 → .965 (still above lexical in every language), cross-language .830 → .834.
 LEXICAL_SCORE_POWER = 2.0
 RELATED_PER_LANGUAGE = 1
+# What the model reads of a query: questions and descriptions fit; a pasted page would cost up to
+# 512 tokens of model time (~0.3 s) for no better a match than its opening.
+MAX_DENSE_QUERY_CHARS = 300
 # A query that is (almost) only names of known entities (ไฮฟอง, 同奈省, "Hà Tĩnh Laos") is answered
 # by the lexicon's names in every script; the model has little to go on in a bare name (it ranked
 # a Thai article about another province first for ไฮฟอง), and RRF's flat head would let it
@@ -260,7 +263,7 @@ class SearchEngine:
         parsed = parse_user_query(text)
         query_langs = self._query_langs(text)
         query_lang = query_langs[0] if query_langs else None
-        dense_text = " ".join(" ".join([parsed.text] + parsed.phrases).split())
+        dense_text = " ".join(" ".join([parsed.text] + parsed.phrases).split())[:MAX_DENSE_QUERY_CHARS]
         entities = query_entities(dense_text)
         name_share = min(1.0, sum(share for _, share in entities))
         query = None

@@ -95,3 +95,11 @@ def running_web_server(index_dir, workers=2, threads=2):
 def web_server():
     """Factory: `with web_server(index_dir) as url:` runs the production server for a test."""
     return running_web_server
+
+
+@pytest.fixture(scope="session")
+def seed_server(web_index_dir):
+    """One production server (gunicorn, 2 workers × 2 threads) over the seed index, shared by the
+    tests that need real HTTP (request limits, concurrency); yields its base URL."""
+    with running_web_server(web_index_dir, workers=2, threads=2) as url:
+        yield url

@@ -230,6 +230,14 @@ def test_jsonl_bom_utf16_and_invalid_utf8_line(tmp_path):
     assert error.line == 2 and "not valid UTF-8" in error.reason
 
 
+def test_nul_bytes_in_a_later_jsonl_line_cost_only_that_line(tmp_path):
+    write(tmp_path / "c.jsonl", jsonl({"id": "a", "body": "ok"}).encode() + b"\x00\x01garbage\n"
+          + jsonl({"id": "b", "body": "ok"}).encode())
+    articles, errors = read(tmp_path)
+    assert [a.id for a in articles] == ["a", "b"]
+    assert [(e.line, e.reason) for e in errors] == [(2, "line contains NUL bytes (binary data)")]
+
+
 def test_binary_jsonl_reported_once(tmp_path):
     write(tmp_path / "x.jsonl", bytes(range(256)) * 40)
     _, errors = read(tmp_path)

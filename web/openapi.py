@@ -7,6 +7,8 @@ from .api import MAX_ID_CHARS
 from .params import DEFAULT_PAGE_SIZE, MAX_FILTER_CHARS, MAX_PAGE
 
 NULLABLE_STR = {"type": ["string", "null"]}
+# The control characters params.CONTROL_CHARS refuses (tab and newlines are fine).
+NO_CONTROL_CHARS = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
 
 
 def _ref(name):
@@ -121,14 +123,17 @@ ERRORS = {
 
 
 def _param(name, description, schema, location="query", required=False):
-    return {"name": name, "in": location, "required": required, "description": description, "schema": schema}
+    param = {"name": name, "in": location, "required": required, "description": description, "schema": schema}
+    if location == "query" and not required:
+        param["allowEmptyValue"] = True      # `lang=` is the same as no lang (params.py)
+    return param
 
 
 def _search_parameters():
-    text = {"type": "string", "maxLength": MAX_FILTER_CHARS}
+    text = {"type": "string", "maxLength": MAX_FILTER_CHARS, "pattern": NO_CONTROL_CHARS}
     return [
         _param("q", "query in any language; empty → no results, but facets of the whole index",
-               {"type": "string", "maxLength": MAX_QUERY_CHARS}),
+               {"type": "string", "maxLength": MAX_QUERY_CHARS, "pattern": NO_CONTROL_CHARS}),
         _param("lang", "only articles in this language", {"type": "string", "pattern": "^[a-z]{2,3}$"}),
         _param("page", "1-based result page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}),
         _param("size", "results per page",

@@ -49,21 +49,19 @@ def check_query_string(raw: bytes) -> None:
 
 
 def _text(args, name: str, limit: int) -> str | None:
-    value = args.get(name, "").strip()
-    if not value:
-        return None
-    if len(value) > limit:
-        raise BadParameter(f"{name} is {len(value)} characters; the limit is {limit}", name)
-    if CONTROL_CHARS.search(value):
+    raw = args.get(name, "")
+    if len(raw) > limit:        # checked before stripping: the limit the OpenAPI document states
+        raise BadParameter(f"{name} is {len(raw)} characters; the limit is {limit}", name)
+    if CONTROL_CHARS.search(raw):
         raise BadParameter(f"{name} contains control characters", name)
-    return value
+    return raw.strip() or None
 
 
 def _int(args, name: str, default: int, low: int, high: int) -> int:
-    raw = args.get(name, "").strip()
+    raw = args.get(name, "")
     if not raw:
         return default
-    if not re.fullmatch(r"[+-]?\d{1,9}", raw):
+    if not re.fullmatch(r"-?\d{1,9}", raw):
         raise BadParameter(f"{name} must be a whole number, got {raw[:40]!r}", name)
     value = int(raw)
     if not low <= value <= high:
@@ -72,7 +70,7 @@ def _int(args, name: str, default: int, low: int, high: int) -> int:
 
 
 def _date(args, name: str) -> date | None:
-    raw = args.get(name, "").strip()
+    raw = args.get(name, "")
     if not raw:
         return None
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
@@ -90,11 +88,11 @@ def parse_search_args(args, default_size: int = DEFAULT_PAGE_SIZE) -> SearchRequ
         raise BadParameter(f"q is {len(query)} characters; the limit is {MAX_QUERY_CHARS}", "q")
     if CONTROL_CHARS.search(query):
         raise BadParameter("q contains control characters", "q")
-    lang = args.get("lang", "").strip().lower() or None
-    if lang is not None and not LANG_CODE.match(lang):
+    lang = args.get("lang", "") or None
+    if lang is not None and not LANG_CODE.fullmatch(lang):
         raise BadParameter(f"lang must be a 2- or 3-letter ISO 639 code such as th, zh, ar; got {lang[:20]!r}",
                            "lang")
-    mode = args.get("mode", "").strip().lower() or SearchRequest.mode
+    mode = args.get("mode", "") or SearchRequest.mode
     if mode not in MODES:
         raise BadParameter(f"mode must be one of {', '.join(MODES)}; got {mode[:20]!r}", "mode")
     date_from, date_to = _date(args, "from"), _date(args, "to")
