@@ -214,3 +214,56 @@ def test_query_entities_share_of_the_query():
     (entity, share), = query_entities("Hai Phong port container volume")
     assert entity == "vn-haiphong" and share == pytest.approx(len("HaiPhong") / len("HaiPhongportcontainervolume"))
     assert query_entities("weather tomorrow") == []
+
+
+def test_reindex_killed_while_embedding_keeps_the_old_generation(tmp_path):
+    """SIGKILL after the Whoosh segments of the new generation are written, while its passages
+    are being embedded: the old generation (with its vectors) keeps serving, and the next run
+    completes with vectors for every article."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(PARALLEL / "stories.jsonl", corpus / "stories.jsonl")
+    root = tmp_path / "ix"
+    build_index(corpus, root)
+    old = store.current_generation(root)
+    base_tocs = {p.name for p in store.generation_dir(root, old).glob("*.toc")}
+    with open(corpus / "more.jsonl", "w", encoding="utf-8") as f:
+        for i in range(40):
+            body = (f"Report {i}: the delegation number {i} from district {i * 7} discussed "
+                    f"{i * 3} projects on roads, schools and clinics worth {i * 11} million dong.")
+            f.write(json.dumps({"id": f"more-{i}", "lang": "en", "title": f"Delegation {i}", "body": body}) + "\n")
+
+    env = {k: v for k, v in os.environ.items() if k != "POLYSEARCH_DENSE"}
+    proc = subprocess.Popen([sys.executable, "-m", "web.cli", "index", "--corpus", str(corpus),
+                             "--index", str(root), "--quiet"], cwd=Path(__file__).resolve().parent.parent,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    killed_while_embedding = False
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        for tmp in root.glob("gen-*.tmp"):
+            new_tocs = {p.name for p in tmp.glob("*.toc")} - base_tocs
+            if new_tocs and not (tmp / "vectors.npy").exists():
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed_while_embedding = True
+                break
+        if killed_while_embedding:
+            break
+        time.sleep(0.01)
+    proc.wait(timeout=60)
+    assert killed_while_embedding, "the reindex finished before it could be killed while embedding"
+
+    assert store.current_generation(root) == old
+    engine = SearchEngine(root)
+    assert engine.health()["dense"]["articles"] == 15
+    assert engine.search(SearchRequest("Delegation 7", mode="lexical")).total == 0
+
+    summary = build_index(corpus, root)
+    assert not list(root.glob("gen-*.tmp"))
+    assert summary.vectors.available and summary.vectors.articles == 55
+    assert SearchEngine(root).health()["dense"]["articles"] == 55
