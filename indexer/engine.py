@@ -22,7 +22,7 @@ from analyzers import FIELD_LANGUAGES, field_language
 from . import store
 from .dense import get_encoder, unavailable_reason
 from .expansion import expansion_query, query_entities
-from .facets import FACET_FIELDS, search_page_with_facets
+from .facets import facet_counts, scored_matches, search_page_with_facets
 from .fusion import reciprocal_rank_fusion, score_weights
 from .query import build_query, constraint_query, field_analyzer, parse_user_query, query_terms
 from .query_cache import QueryCache
@@ -154,19 +154,13 @@ class SearchEngine:
             response.results.append(self._hit(hit.fields(), hit.score, terms))
 
     def _fused_page(self, gen, searcher, compiled, filters, request, response) -> None:
-        """Dense or hybrid: rank, then count and facet the union of the lists in one search."""
+        """Dense or hybrid: fuse, then count the facets of everything either list matched."""
         depth = max(FUSION_DEPTH, request.page * request.size)
-        ranked, lexical_query, dense_ids = self._ranking(gen, searcher, compiled, filters,
-                                                         response.mode, depth)
-        if not ranked:
-            response.facets = {name: {} for name in FACET_FIELDS}
-            return
-        matched = [Q.Term("id", doc_id) for doc_id in dense_ids]
-        if lexical_query is not None:
-            matched.append(lexical_query)
-        union = Q.Or(matched) if len(matched) > 1 else matched[0]
-        grouped, response.facets = search_page_with_facets(searcher, str(gen.dir), union, filters, 1, 1)
-        response.total = max(grouped.total, len(ranked))
+        ranked, matched = self._ranking(gen, searcher, compiled, filters, response.mode, depth)
+        dense_docs = {searcher.document_number(id=doc_id) for doc_id, _ in ranked} - {None}
+        response.facets = facet_counts(searcher, str(gen.dir), compiled.query if matched else None,
+                                       filters, matched, dense_docs)
+        response.total = len(set(matched) | dense_docs)
         terms = self._highlight_terms(compiled)
         for doc_id, score in ranked[(request.page - 1) * request.size: request.page * request.size]:
             docnum = searcher.document_number(id=doc_id)
@@ -174,33 +168,42 @@ class SearchEngine:
                 response.results.append(self._hit(searcher.stored_fields(docnum), score, terms))
 
     def _ranking(self, gen, searcher, compiled, filters, mode, depth):
-        """(fused [(id, score)], the lexical query used, the dense candidate ids)."""
-        lexical: list[tuple[str, float]] = []
-        if mode == "hybrid" and compiled.query is not None:
-            ids = searcher.reader().column_reader("id")
-            lexical = [(_as_str(ids[docnum]), score) for score, docnum
-                       in searcher.search(compiled.query, limit=depth, filter=filters).top_n]
-        min_z = DENSE_MIN_Z if lexical or mode == "dense" else DENSE_ALONE_MIN_Z
-        dense = self._dense(gen, searcher, compiled, filters, FUSION_DEPTH, min_z)
-        dense_ids = [doc_id for doc_id, _ in dense]
-        if mode == "dense":
-            return dense, None, dense_ids
-        fused = reciprocal_rank_fusion([[doc_id for doc_id, _ in lexical], dense_ids],
-                                       item_weights=[score_weights(lexical, LEXICAL_SCORE_POWER), None])
-        return fused, compiled.query if lexical else None, dense_ids
+        """(fused [(id, score)], docnums of every lexical match).
 
-    def _dense(self, gen, searcher, compiled, filters, k, min_z) -> list[tuple[str, float]]:
-        text = compiled.dense_text
-        if not text or gen.vectors is None or not len(gen.vectors):
-            return []
+        The query vector is computed on another thread while Whoosh scores the lexical query
+        (the model's C code runs without the GIL), so hybrid costs max(lexical, model), not the sum.
+        """
+        pending = self._query_vector_later(gen, compiled)
+        lexical: list[tuple[str, float]] = []
+        matched: set[int] = set()
+        if mode == "hybrid" and compiled.query is not None:
+            results = scored_matches(searcher, compiled.query, filters, depth)
+            ids = searcher.reader().column_reader("id")
+            lexical = [(_as_str(ids[docnum]), score) for score, docnum in results.top_n]
+            matched = results.docs()
+        min_z = DENSE_MIN_Z if lexical or mode == "dense" else DENSE_ALONE_MIN_Z
+        dense = self._dense(gen, searcher, compiled, filters, pending, FUSION_DEPTH, min_z)
+        if mode == "dense":
+            return dense, matched
+        fused = reciprocal_rank_fusion([[doc_id for doc_id, _ in lexical], [doc_id for doc_id, _ in dense]],
+                                       item_weights=[score_weights(lexical, LEXICAL_SCORE_POWER), None])
+        return fused, matched
+
+    @staticmethod
+    def _query_vector_later(gen, compiled):
         encoder = get_encoder()
-        if encoder is None:
+        if not compiled.dense_text or gen.vectors is None or not len(gen.vectors) or encoder is None:
+            return None
+        return encoder.query_later(compiled.dense_text)
+
+    def _dense(self, gen, searcher, compiled, filters, pending, k, min_z) -> list[tuple[str, float]]:
+        if pending is None:
             return []
         restriction = [q for q in (filters, compiled.constraint) if q is not None]
         allowed = None
         if restriction:
             allowed = self._allowed(gen, searcher, Q.And(restriction) if len(restriction) > 1 else restriction[0])
-        hits = gen.vectors.nearest(encoder.query(text), k, allowed=allowed, standardize=True)
+        hits = gen.vectors.nearest(pending.result(), k, allowed=allowed, standardize=True)
         return [(doc_id, score) for doc_id, score in hits if score >= min_z]
 
     @staticmethod
@@ -297,7 +300,7 @@ class SearchEngine:
                 return []
             return [(hit["id"], float(hit.score))
                     for hit in searcher.search(compiled.query, limit=k, filter=filters)]
-        ranked, _, _ = self._ranking(gen, searcher, compiled, filters, mode, max(k, FUSION_DEPTH))
+        ranked, _ = self._ranking(gen, searcher, compiled, filters, mode, max(k, FUSION_DEPTH))
         return ranked[:k]
 
     # -- articles and health ---------------------------------------------------

@@ -88,28 +88,40 @@ class _TopAndDocs(TopCollector):
         return self._results([(score, -docnum) for score, docnum in items], docset=self.docset)
 
 
-def search_page_with_facets(searcher, key: str, query: Q.Query, filters: Q.Query | None,
-                            page: int, pagelen: int) -> tuple[ResultsPage, dict]:
-    """(the page of results, {facet: {value: count}}) from one scoring pass.
+def scored_matches(searcher, query: Q.Query, filters: Q.Query | None, limit: int):
+    """Whoosh Results: the top `limit` by score, and (results.docs()) every matching docnum."""
+    top = _TopAndDocs(limit=limit)
+    searcher.search_with_collector(query, FilterCollector(top, allow=filters) if filters is not None else top)
+    return top.results()
+
+
+def facet_counts(searcher, key: str, query: Q.Query | None, filters: Q.Query | None,
+                 matched: set[int], also: set[int] = frozenset()) -> dict:
+    """{facet: {value: count}} over the matched docnums plus `also` (say, dense candidates).
 
     The language facet ignores a language filter, so the chips still show how many
     results the other languages have (that one needs a second, unscored pass).
     """
     cols = columns_for(key, searcher)
-    top = _TopAndDocs(limit=page * pagelen)
-    searcher.search_with_collector(query, FilterCollector(top, allow=filters) if filters is not None else top)
-    results = ResultsPage(top.results(), page, pagelen)
-    kept = top.docset
+    kept = set(matched) | set(also)
     lang_docs = kept
     if filters is not None and _has_field(filters, "lang"):
         rest = _without_field(filters, "lang")
-        lang_docs = set(searcher.docs_for_query(query))
+        lang_docs = set(searcher.docs_for_query(query)) if query is not None else set()
         if rest is not None:
             lang_docs &= set(searcher.docs_for_query(rest))
+        lang_docs |= set(also)
     facets = {}
     for name in SINGLE_VALUED:
         values = cols.single[name]
         facets[name] = _sorted(Counter(values[d] for d in (lang_docs if name == "lang" else kept)))
     entities = cols.entities
     facets["entities"] = _sorted(Counter(e for d in kept for e in entities.get(d, ())))
-    return results, facets
+    return facets
+
+
+def search_page_with_facets(searcher, key: str, query: Q.Query, filters: Q.Query | None,
+                            page: int, pagelen: int) -> tuple[ResultsPage, dict]:
+    """(the page of results, {facet: {value: count}}) from one scoring pass."""
+    results = scored_matches(searcher, query, filters, page * pagelen)
+    return ResultsPage(results, page, pagelen), facet_counts(searcher, key, query, filters, results.docs())
