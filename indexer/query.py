@@ -6,7 +6,6 @@ and stray operators are read as plain text. Each field analyzes the text with
 its own analyzer, so one query string becomes Thai terms for the Thai fields,
 folded syllables for the Vietnamese fields, stems for the English fields ...
 """
-import math
 from dataclasses import dataclass, field
 
 import regex
