@@ -7,7 +7,7 @@ may answer 5xx. `make test` sends a few hundred requests; the slow test over 10,
 """
 import re
 import threading
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import pytest
 import schemathesis
@@ -44,13 +44,29 @@ class Tally:
 TALLY = {"short": Tally(), "long": Tally()}
 
 
+RECEIVED: list[bytes] = []      # the raw query string of the last request the app received
+
+
 @pytest.fixture(scope="session")
 def api_operations(web_app):
-    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", web_app)
+    """Operations over a fresh app on the seed index that notes each query string it receives
+    (Schemathesis' WSGI transport does not always send what its reports show: an object
+    {"\\x08": None} went out as the text "{'\\x08': 'null'}" but was reported as q=%08)."""
+    from flask import request
+
+    from web.app import create_app
+
+    app = create_app({"INDEX_DIR": web_app.config["INDEX_DIR"]})
+
+    @app.before_request
+    def note_query_string():
+        RECEIVED[:] = [request.query_string]
+
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     return [result.ok() for result in schema.get_all_operations()]
 
 
-def wire_query_is_valid(path: str, url: str) -> bool:
+def wire_query_is_valid(path: str, query_string: bytes) -> bool:
     """Whether the query string the app received satisfies the spec, read as the app reads it
     (first value of each name; an empty value is "not given"). Negative generation sometimes
     yields valid requests: it negates one branch of the anyOf that allowEmptyValue adds, and
@@ -59,7 +75,7 @@ def wire_query_is_valid(path: str, url: str) -> bool:
     params = {p["name"]: p for p in openapi_document()["paths"][path]["get"]["parameters"] if p["in"] == "query"}
     seen: dict[str, str] = {}
     try:
-        for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True, errors="strict"):
+        for name, value in parse_qsl(query_string.decode("utf-8"), keep_blank_values=True, errors="strict"):
             seen.setdefault(name, value)
     except UnicodeDecodeError:
         return False
@@ -99,8 +115,8 @@ def fuzz(operations, tally: Tally, examples: int, derandomize: bool):
                     # Judged on what the app received: the generator's own verdict ("this case is
                     # invalid") is sometimes wrong; see wire_query_is_valid.
                     if response.status_code < 400:
-                        assert wire_query_is_valid(operation.path, response.request.url), \
-                            ("invalid query accepted", response.request.url, response.text[:300])
+                        assert wire_query_is_valid(operation.path, RECEIVED[0]), \
+                            ("invalid query accepted", RECEIVED[0], response.text[:300])
                         reject()
                     case.validate_response(response, excluded_checks=[negative_data_rejection])
                 elif response.status_code == 400:
