@@ -82,6 +82,19 @@ def classify(hits: list[dict], n: int) -> str:
     return version if not wrong else f"mix: {version} ids but other titles for {wrong[:5]}"
 
 
+def classify_page(hits: list[dict], total: int, n: int) -> str:
+    """Like classify, for one page of the whole-corpus query: every hit from one version, the
+    total that version's size, and (when the page holds everything) exactly its ids."""
+    if total <= len(hits):
+        return classify(hits, n)
+    by_ids = {version: ids for ids, version in expected_states(n).items()}
+    for version, marker in MARKERS.items():
+        if total == len(by_ids[version]) and all(
+                marker in h["title"] and h["id"] in by_ids[version] for h in hits):
+            return version
+    return f"mix: total {total}, page of {len(hits)} not from one version"
+
+
 def index_command(corpus: Path, index: Path, rebuild: bool = False) -> list[str]:
     """`polysearch index` (the installed console script's code, run by this interpreter)."""
     return [sys.executable, "-m", "web.cli", "index", "--corpus", str(corpus), "--index", str(index),
