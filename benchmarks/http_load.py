@@ -61,7 +61,7 @@ def measure(index_dir: Path, mix: list[tuple[str, str]], seconds: int, workers: 
         raise RuntimeError("wrk not found: `make bench` installs it (apt-get install wrk)")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    paths = ["/api/search?" + urllib.parse.urlencode({"q": q}) for _, q in mix]
+    paths = ["/api/search?" + urllib.parse.urlencode({"q": q, "mode": "lexical"}) for _, q in mix]
     exe = Path(sys.executable).with_name("polysearch")
     log = open(Path(tempfile.gettempdir()) / f"polysearch-bench-{port}.log", "w")
     server = subprocess.Popen([str(exe), "serve", "--index", str(index_dir), "--host", "127.0.0.1",
