@@ -2,7 +2,9 @@
 
 The server runs as in production (gunicorn, 2 workers × 4 threads, access log on) on
 127.0.0.1 and a free port; wrk cycles through the query mix as /api/search requests
-for a bounded time. Peak RSS is each server process's VmHWM after the load.
+for a bounded time, with the response cache off (the mix repeats, so it would measure cache
+hits; the in-process rate it is compared with is uncached too). Peak RSS is each server
+process's VmHWM after the load.
 """
 import os
 import re
@@ -61,12 +63,14 @@ def measure(index_dir: Path, mix: list[tuple[str, str]], seconds: int, workers: 
         raise RuntimeError("wrk not found: `make bench` installs it (apt-get install wrk)")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    paths = ["/api/search?" + urllib.parse.urlencode({"q": q}) for _, q in mix]
+    paths = ["/api/search?" + urllib.parse.urlencode({"q": q, "mode": "lexical"}) for _, q in mix]
     exe = Path(sys.executable).with_name("polysearch")
     log = open(Path(tempfile.gettempdir()) / f"polysearch-bench-{port}.log", "w")
     server = subprocess.Popen([str(exe), "serve", "--index", str(index_dir), "--host", "127.0.0.1",
                                "--port", str(port), "--workers", str(workers)],
-                              stdout=log, stderr=subprocess.STDOUT)
+                              stdout=log, stderr=subprocess.STDOUT,
+                              # The mix repeats: with the response cache on, this would measure hits.
+                              env={**os.environ, "POLYSEARCH_QUERY_CACHE": "0"})
     try:
         deadline = time.monotonic() + 120
         while True:

@@ -82,6 +82,8 @@ def _text_fields(article) -> dict[str, tuple[str, str, bool]]:
 
 def tokenize_chunk(articles) -> tuple[float, list[tuple[str, dict[str, str]]]]:
     """(seconds spent in the analyzers, [(id, {field: tokens})]) for a chunk of articles."""
+    from indexer.build import tag_entities
+
     spent, out = 0.0, []
     for article in articles:
         fields = {}
@@ -91,7 +93,11 @@ def tokenize_chunk(articles) -> tuple[float, list[tuple[str, dict[str, str]]]]:
             tokens = [t.text for t in analyzer(text, positions=True, mode="index")]
             spent += time.perf_counter() - started
             fields[name] = tokens
-        out.append((article.id, {k: join_tokens(v) for k, v in fields.items()}))
+        doc = {k: join_tokens(v) for k, v in fields.items()}
+        entities = tag_entities(article)        # not tokenization: outside the timed part
+        if entities:
+            doc["entities"] = join_tokens(entities)
+        out.append((article.id, doc))
     return spent, out
 
 
@@ -119,7 +125,8 @@ def measure_indexing(corpus_dir: Path, index_dir: Path, articles) -> tuple[dict,
 
     shutil.rmtree(index_dir, ignore_errors=True)
     started = time.perf_counter()
-    summary = build_index(corpus_dir, index_dir, rebuild=True, procs=PROCS)
+    # Lexical only: embedding every article is measured apart (benchmarks/hybrid.py).
+    summary = build_index(corpus_dir, index_dir, rebuild=True, procs=PROCS, vectors=False)
     wall = time.perf_counter() - started
     if summary.documents != len(articles):
         raise RuntimeError(f"indexed {summary.documents} of {len(articles)} articles")
@@ -151,11 +158,11 @@ def measure_queries(index_dir: Path, docs, tantivy_dir: Path, rounds: int) -> di
     for rnd in range(rounds + 1):          # round 0 warms caches and is not counted
         for _, q in mix:
             t0 = time.perf_counter()
-            response = engine.search(SearchRequest(query=q, size=10))
+            response = engine.search(SearchRequest(query=q, size=10, mode="lexical"))
             t1 = time.perf_counter()
-            engine.retrieve(q, k=10)
+            engine.retrieve(q, k=10, mode="lexical")
             t2 = time.perf_counter()
-            _, _, compiled = engine._compile(q)
+            compiled = engine._compile(q).query
             t3 = time.perf_counter()
             ids = ref.search(ref.translate(compiled), 10) if compiled is not None else []
             t4 = time.perf_counter()

@@ -29,6 +29,8 @@ class TantivyIndex:
         self.tantivy = tantivy
         builder = tantivy.SchemaBuilder()
         builder.add_text_field("id", stored=True, tokenizer_name="raw")
+        # Entity ids, once per mention (the query's entity expansion matches them).
+        builder.add_text_field("entities", stored=False, tokenizer_name="whitespace", index_option="freq")
         for name in all_text_fields():
             builder.add_text_field(name, stored=False, tokenizer_name="whitespace", index_option="position")
         self.schema = builder.build()
@@ -54,11 +56,17 @@ class TantivyIndex:
 
     # -- queries ---------------------------------------------------------------
     def translate(self, q):
-        """Whoosh query (Term, Or, And, MinShouldMatch of Ors) → tantivy query."""
+        """Whoosh query (Term, Phrase, Or, And, DisjunctionMax, MinShouldMatch of Ors) → tantivy query."""
         T = self.tantivy
         boost = getattr(q, "boost", 1.0)
         if isinstance(q, Q.Term):
             out = T.Query.term_query(self.schema, q.fieldname, _clean(q.text))
+        elif isinstance(q, Q.Phrase):
+            out = T.Query.phrase_query(self.schema, q.fieldname, [_clean(w) for w in q.words],
+                                       slop=max(0, int(q.slop) - 1))
+        elif isinstance(q, Q.DisjunctionMax):    # entity expansion: best of the names
+            out = T.Query.disjunction_max_query([self.translate(s) for s in q.subqueries],
+                                                float(getattr(q, "tiebreak", 0.0)))
         elif isinstance(q, MinShouldMatch) and q.minmatch >= len(q.subqueries):
             out = T.Query.boolean_query([(T.Occur.Must, self.translate(s)) for s in q.subqueries])
         elif isinstance(q, Q.Or):   # MinShouldMatch with fewer required: ranked as an Or

@@ -12,9 +12,12 @@ from analyzers.normalize import fold_diacritics, normalize_arabic
 SNIPPET_CHARS = 240
 # Re-analyzing a whole body for its snippet was 85% of a search (newmm/jieba on ~4k chars,
 # ten times a page): only a window around the first likely match is analyzed (the
-# fragmenter shows at most SNIPPET_CHARS of it), and without one only the body's start.
+# fragmenter shows at most SNIPPET_CHARS of it), else the body's start: 2,000 chars when
+# some term was seen (a probe can hit inside another word), 600 when none was (dense hits
+# often share no word with the query: 2,000 chars for nothing was half of a hybrid search).
 SCAN_CHARS = 400
 FALLBACK_CHARS = 2000
+UNSEEN_FALLBACK_CHARS = 600
 MAX_WINDOWS = 3
 
 
@@ -87,14 +90,16 @@ def _window(body: str, at: int) -> str:
 def make_snippet(body: str, terms: set[str], analyzer, top: int = 2) -> str:
     if terms and body:
         terms = frozenset(terms)
-        html = ""
+        html, fallback = "", FALLBACK_CHARS
         if len(body) > SCAN_CHARS:
-            for at in likely_matches(body, terms)[:MAX_WINDOWS]:
+            seen = likely_matches(body, terms)
+            fallback = FALLBACK_CHARS if seen else UNSEEN_FALLBACK_CHARS
+            for at in seen[:MAX_WINDOWS]:
                 html = _highlight(_window(body, at), terms, analyzer, top)
                 if html:
                     break
         if not html:
-            html = _highlight(body[:FALLBACK_CHARS], terms, analyzer, top)
+            html = _highlight(body[:fallback], terms, analyzer, top)
         if html:
             return " ".join(html.split())
     return lead(body)
