@@ -69,11 +69,23 @@ class _Generation:
         # the whole index into each thread's searcher (10k articles: +240 MB per searcher).
         self.index = FileStorage(str(self.dir), supports_mmap=False).open_index()
         self.local = threading.local()
+        self._docnums: dict[str, int] | None = None
+        self._docnums_lock = threading.Lock()
         try:
             self.vectors: VectorSet | None = VectorSet.load(self.dir)
             self.vectors_error = None
         except (OSError, ValueError, KeyError) as exc:  # unreadable vectors: search stays lexical
             self.vectors, self.vectors_error = None, f"{type(exc).__name__}: {exc}"
+
+    def docnum_of(self, searcher) -> dict[str, int]:
+        """id → docnum of every live document (dense candidates arrive as ids), built once."""
+        if self._docnums is None:
+            with self._docnums_lock:
+                if self._docnums is None:
+                    reader = searcher.reader()
+                    ids = reader.column_reader("id")
+                    self._docnums = {_as_str(ids[d]): d for d in reader.all_doc_ids()}
+        return self._docnums
 
     def searcher(self):
         s = getattr(self.local, "searcher", None)
@@ -157,13 +169,14 @@ class SearchEngine:
         """Dense or hybrid: fuse, then count the facets of everything either list matched."""
         depth = max(FUSION_DEPTH, request.page * request.size)
         ranked, matched = self._ranking(gen, searcher, compiled, filters, response.mode, depth)
-        dense_docs = {searcher.document_number(id=doc_id) for doc_id, _ in ranked} - {None}
+        docnum_of = gen.docnum_of(searcher)
+        dense_docs = {docnum_of[doc_id] for doc_id, _ in ranked if doc_id in docnum_of}
         response.facets = facet_counts(searcher, str(gen.dir), compiled.query if matched else None,
                                        filters, matched, dense_docs)
         response.total = len(set(matched) | dense_docs)
         terms = self._highlight_terms(compiled)
         for doc_id, score in ranked[(request.page - 1) * request.size: request.page * request.size]:
-            docnum = searcher.document_number(id=doc_id)
+            docnum = docnum_of.get(doc_id)
             if docnum is not None:
                 response.results.append(self._hit(searcher.stored_fields(docnum), score, terms))
 
