@@ -10,13 +10,13 @@ import sys
 import threading
 import urllib.parse
 from contextlib import contextmanager
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from indexer.build import build_index
 from web.app import create_app
+from test_page import Tags  # every start tag as (name, attrs)
 
 PAYLOADS = ['<script>alert("x1")</script>', '"><img src=x onerror=alert("x2")>',
             "javascript:alert('x3')", "'><svg/onload=alert('x4')>", "</mark><script>alert('x5')</script>"]
@@ -33,16 +33,6 @@ HOSTILE = [
      "body": "xssbodyzq an article whose id is markup"},
 ]
 MARKERS = ("alert(", "onerror", "onload", "javascript:", "<script", "<img", "<svg")
-
-
-class Tags(HTMLParser):
-    def __init__(self, html: str):
-        super().__init__()
-        self.tags: list[tuple[str, dict]] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
 
 
 def assert_inert_html(html: str) -> None:
