@@ -12,8 +12,7 @@ from whoosh import query as Q
 from analyzers import FIELD_LANGUAGES, field_language
 from analyzers.lexicon import get_lexicon
 
-from .query import field_analyzer
-from .schema import TITLE_BOOST
+from .query import field_analyzer, phrase_clauses
 
 EXPANSION_WEIGHT = 1.0       # of a query that is only the entity's name
 ENTITY_FIELD_WEIGHT = 1.0    # the language-neutral `entities` match, relative to a name match
@@ -35,19 +34,6 @@ def query_entities(text: str) -> list[tuple[str, float]]:
     return [(eid, min(1.0, n / len(stripped))) for eid, n in covered.items()]
 
 
-def _name_query(name: str, lang: str, weight: float) -> list[Q.Query]:
-    words = [t.text for t in field_analyzer(lang)(name, mode="query")]
-    if not words:
-        return []
-    out = []
-    for fieldname, boost in ((f"body_{lang}", 1.0), (f"title_{lang}", TITLE_BOOST)):
-        if len(words) == 1:
-            out.append(Q.Term(fieldname, words[0], boost=weight * boost))
-        else:
-            out.append(Q.Phrase(fieldname, words, boost=weight * boost))
-    return out
-
-
 def expansion_query(entities: list[tuple[str, float]], query_lang: str | None = None) -> Q.Query | None:
     """Other-language names and the entity ids of the query's entities (from query_entities), or None."""
     lexicon = get_lexicon()
@@ -65,10 +51,10 @@ def expansion_query(entities: list[tuple[str, float]], query_lang: str | None = 
         for flang in FIELD_LANGUAGES:
             seen = set()
             for name in by_field.get(flang, []):
-                key = tuple(t.text for t in field_analyzer(flang)(name, mode="query"))
-                if key and key not in seen:
-                    seen.add(key)
-                    name_clauses.extend(_name_query(name, flang, weight))
+                words = tuple(t.text for t in field_analyzer(flang)(name, mode="query"))
+                if words and words not in seen:
+                    seen.add(words)
+                    name_clauses += phrase_clauses(list(words), flang, weight)
         entity = Q.Term("entities", entity_id, boost=weight * ENTITY_FIELD_WEIGHT)
         # Several spellings in one article are one piece of evidence, not several.
         clauses.append(Q.Or([entity, Q.DisjunctionMax(name_clauses, tiebreak=0.1)])

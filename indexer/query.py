@@ -153,18 +153,20 @@ def free_text_query(text: str, query_lang: str | None = None,
     return MinShouldMatch(clauses, minmatch) if minmatch > 1 else Q.Or(clauses)
 
 
+def phrase_clauses(words: list[str], lang: str, weight: float = 1.0) -> list[Q.Query]:
+    """Analyzed words, in this order, in one field language's body or title (a Term for one word)."""
+    if not words:
+        return []
+    return [Q.Term(fname, words[0], boost=weight * boost) if len(words) == 1
+            else Q.Phrase(fname, words, boost=weight * boost)
+            for fname, boost in ((f"body_{lang}", 1.0), (f"title_{lang}", TITLE_BOOST))]
+
+
 def phrase_query(phrase: str) -> Q.Query | None:
     """The phrase in any language's body or title."""
     clauses = []
     for lang in FIELD_LANGUAGES:
-        words = [t.text for t in field_analyzer(lang)(phrase, mode="query")]
-        if not words:
-            continue
-        for fname, boost in ((f"body_{lang}", 1.0), (f"title_{lang}", TITLE_BOOST)):
-            if len(words) == 1:
-                clauses.append(Q.Term(fname, words[0], boost=boost))
-            else:
-                clauses.append(Q.Phrase(fname, words, boost=boost))
+        clauses += phrase_clauses([t.text for t in field_analyzer(lang)(phrase, mode="query")], lang)
     return Q.Or(clauses) if clauses else None
 
 
