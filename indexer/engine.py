@@ -70,6 +70,7 @@ class _Generation:
         self.index = FileStorage(str(self.dir), supports_mmap=False).open_index()
         self.local = threading.local()
         self._docnums: dict[str, int] | None = None
+        self._vector_rows: np.ndarray | None = None
         self._docnums_lock = threading.Lock()
         try:
             self.vectors: VectorSet | None = VectorSet.load(self.dir)
@@ -84,8 +85,20 @@ class _Generation:
                 if self._docnums is None:
                     reader = searcher.reader()
                     ids = reader.column_reader("id")
-                    self._docnums = {_as_str(ids[d]): d for d in reader.all_doc_ids()}
+                    self._docnums = {ids[d]: d for d in reader.all_doc_ids()}
         return self._docnums
+
+    def vector_row_of(self, searcher) -> np.ndarray:
+        """docnum → the article's position in self.vectors (-1 for none), built once (a race
+        between two threads builds it twice, harmlessly)."""
+        if self._vector_rows is None:
+            docnum_of = self.docnum_of(searcher)
+            rows = np.full(max(docnum_of.values(), default=-1) + 1, -1, dtype=np.int64)
+            for doc_id, n in self.vectors.position.items():
+                if doc_id in docnum_of:
+                    rows[docnum_of[doc_id]] = n
+            self._vector_rows = rows
+        return self._vector_rows
 
     def searcher(self):
         s = getattr(self.local, "searcher", None)
@@ -186,13 +199,14 @@ class SearchEngine:
         The query vector is computed on another thread while Whoosh scores the lexical query
         (the model's C code runs without the GIL), so hybrid costs max(lexical, model), not the sum.
         """
-        pending = self._query_vector_later(gen, compiled)
+        # The caller's mode is dense or hybrid only when the vectors and the model are there.
+        pending = get_encoder().query_later(compiled.dense_text)
         lexical: list[tuple[str, float]] = []
         matched: set[int] = set()
         if mode == "hybrid" and compiled.query is not None:
             results = scored_matches(searcher, compiled.query, filters, depth)
             ids = searcher.reader().column_reader("id")
-            lexical = [(_as_str(ids[docnum]), score) for score, docnum in results.top_n]
+            lexical = [(ids[docnum], score) for score, docnum in results.top_n]
             matched = results.docs()
         min_z = DENSE_MIN_Z if lexical or mode == "dense" else DENSE_ALONE_MIN_Z
         dense = self._dense(gen, searcher, compiled, filters, pending, FUSION_DEPTH, min_z)
@@ -202,16 +216,7 @@ class SearchEngine:
                                        item_weights=[score_weights(lexical, LEXICAL_SCORE_POWER), None])
         return fused, matched
 
-    @staticmethod
-    def _query_vector_later(gen, compiled):
-        encoder = get_encoder()
-        if not compiled.dense_text or gen.vectors is None or not len(gen.vectors) or encoder is None:
-            return None
-        return encoder.query_later(compiled.dense_text)
-
     def _dense(self, gen, searcher, compiled, filters, pending, k, min_z) -> list[tuple[str, float]]:
-        if pending is None:
-            return []
         restriction = [q for q in (filters, compiled.constraint) if q is not None]
         allowed = None
         if restriction:
@@ -225,13 +230,9 @@ class SearchEngine:
         if isinstance(query, Q.Term) and query.fieldname == "lang":  # the common filter, no index walk
             mask = gen.vectors.language_masks.get(query.text)
             return mask if mask is not None else np.zeros(len(gen.vectors), dtype=bool)
-        ids = searcher.reader().column_reader("id")
-        position = gen.vectors.position
+        rows = gen.vector_row_of(searcher)[np.fromiter(searcher.docs_for_query(query), dtype=np.int64)]
         mask = np.zeros(len(gen.vectors), dtype=bool)
-        for docnum in searcher.docs_for_query(query):
-            n = position.get(_as_str(ids[docnum]))
-            if n is not None:
-                mask[n] = True
+        mask[rows[rows >= 0]] = True
         return mask
 
     @staticmethod
@@ -397,10 +398,6 @@ class _Compiled:
     constraint: Q.Query | None     # what every result must satisfy ("phrases", -exclusions)
     dense_text: str                # what the dense model embeds
     name_share: float = 0.0        # share of the query that names lexicon entities
-
-
-def _as_str(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 __all__ = ["SearchEngine", "SearchError", "SearchRequest"]
