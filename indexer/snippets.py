@@ -7,18 +7,25 @@ from html import escape
 
 from whoosh import highlight
 
-from analyzers.normalize import fold_diacritics, normalize_arabic
+from analyzers.normalize import fold_diacritics, normalize_arabic, to_simplified_same_length
 
 SNIPPET_CHARS = 240
 # Re-analyzing a whole body for its snippet was 85% of a search (newmm/jieba on ~4k chars,
-# ten times a page): only a window around the first likely match is analyzed (the
-# fragmenter shows at most SNIPPET_CHARS of it), else the body's start: 2,000 chars when
-# some term was seen (a probe can hit inside another word), 600 when none was (dense hits
-# often share no word with the query: 2,000 chars for nothing was half of a hybrid search).
-SCAN_CHARS = 400
-FALLBACK_CHARS = 2000
-UNSEEN_FALLBACK_CHARS = 600
+# ten times a page). Instead: find where the query's terms probably occur by a plain search
+# of the folded text (likely_matches), confirm each such place by analyzing a few dozen
+# characters around it, and analyze only a window around the first confirmed one (the
+# fragmenter shows at most SNIPPET_CHARS of it). A body with no confirmed place gets its
+# lead, unanalyzed. Before, only each term's first probe hit was tried and then the body's
+# first 600-2,000 chars were analyzed "just in case": at 10k articles that fallback was a third
+# of the snippet time and found a term in 12% of the bodies. Now: 2.4 -> 1.35 ms per snippet,
+# as many snippets with marks (1,389 of 1,874 vs 1,388).
+SCAN_CHARS = 320   # the window analyzed around a confirmed place: 80 chars before it, 240 after
+CONFIRM_CHARS = 24      # context on each side of a probe hit: enough for the segmenters to agree
+MAX_PROBE_HITS = 32     # places confirmed per body, at most
 MAX_WINDOWS = 3
+# ISRI stems are roots, often not substrings of the word (حالة → حله): a body in Arabic script
+# with no probe hit still has its start analyzed.
+ROOT_FALLBACK_CHARS = 600
 
 
 class MarkFormatter(highlight.HtmlFormatter):
@@ -51,20 +58,42 @@ def _fold(text: str) -> str:
     return normalize_arabic(fold_diacritics(text.lower()))
 
 
+def _is_han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
+
+
+def _probe(term: str) -> str:
+    probe = _fold(term)
+    return probe[:-2] if len(probe) > 4 else probe    # Porter/ISRI stems: "diplomaci" ~ "diplomacy"
+
+
 def likely_matches(body: str, terms) -> list[int]:
-    """Approximate offsets of the first occurrence of each term in the raw body: a plain
-    search of the folded text for the term (stems by their first letters). Only a hint:
-    a miss or a false hit costs a full analysis, never a wrong mark."""
+    """Offsets in the raw body where a term probably occurs, in order: every occurrence of
+    each term's probe (the folded term, stems by their first letters) in the folded body.
+    Only a hint: a false hit is dropped by _confirmed, a miss costs the highlight."""
+    if any(_is_han(t[:1]) for t in terms):
+        body = to_simplified_same_length(body)   # the index folds Traditional Chinese
     folded = _fold(body)
     found = set()
     for term in terms:
-        probe = _fold(term)
-        if len(probe) > 4:
-            probe = probe[:-2]      # Porter/ISRI stems: "diplomaci" ~ "diplomacy"
+        probe = _probe(term)
+        # A Latin-script term starts a word: "art" inside "party" is not worth confirming.
+        word_start = probe[:1].isascii() and probe[:1].isalnum()
         at = folded.find(probe) if probe else -1
-        if at >= 0:
-            found.add(at)
-    return sorted(found)
+        while at >= 0 and len(found) < 4 * MAX_PROBE_HITS:
+            if not (word_start and at and folded[at - 1].isalnum()):
+                found.add(at)
+            at = folded.find(probe, at + len(probe))
+    return sorted(found)[:MAX_PROBE_HITS]
+
+
+def _confirmed(body: str, at: int, terms: frozenset, analyzer) -> bool:
+    """Does the analyzer produce one of the terms near offset at (a cheap check of a probe hit)?"""
+    text = body[max(0, at - CONFIRM_CHARS): at + 2 * CONFIRM_CHARS]
+    try:
+        return any(t.text in terms for t in analyzer(text, mode="query", removestops=False))
+    except Exception:
+        return False
 
 
 def _highlight(text: str, terms: frozenset, analyzer, top: int) -> str:
@@ -90,16 +119,20 @@ def _window(body: str, at: int) -> str:
 def make_snippet(body: str, terms: set[str], analyzer, top: int = 2) -> str:
     if terms and body:
         terms = frozenset(terms)
-        html, fallback = "", FALLBACK_CHARS
-        if len(body) > SCAN_CHARS:
-            seen = likely_matches(body, terms)
-            fallback = FALLBACK_CHARS if seen else UNSEEN_FALLBACK_CHARS
-            for at in seen[:MAX_WINDOWS]:
+        if len(body) <= SCAN_CHARS:
+            html = _highlight(body, terms, analyzer, top)
+        else:
+            html, windows, covered = "", 0, -1
+            for at in likely_matches(body, terms):
+                if at < covered or not _confirmed(body, at, terms, analyzer):
+                    continue
                 html = _highlight(_window(body, at), terms, analyzer, top)
-                if html:
+                windows += 1
+                if html or windows >= MAX_WINDOWS:
                     break
-        if not html:
-            html = _highlight(body[:fallback], terms, analyzer, top)
+                covered = at + SCAN_CHARS // 2
+            if not html and not windows and any("\u0600" <= t[:1] <= "\u06ff" for t in terms):
+                html = _highlight(body[:ROOT_FALLBACK_CHARS], terms, analyzer, top)
         if html:
             return " ".join(html.split())
     return lead(body)
