@@ -22,6 +22,7 @@ from analyzers import FIELD_LANGUAGES, field_language
 from . import store
 from .dense import get_encoder, unavailable_reason
 from .expansion import expansion_query, query_entities
+from .fieldlengths import install_lengths, load_lengths
 from .facets import facet_counts, scored_matches, search_page_with_facets
 from .fusion import reciprocal_rank_fusion, score_weights
 from .query import build_query, constraint_query, field_analyzer, parse_user_query, query_terms
@@ -72,6 +73,7 @@ class _Generation:
         self._docnums: dict[str, int] | None = None
         self._vector_rows: np.ndarray | None = None
         self._docnums_lock = threading.Lock()
+        self._lengths = None
         try:
             self.vectors: VectorSet | None = VectorSet.load(self.dir)
             self.vectors_error = None
@@ -104,6 +106,9 @@ class _Generation:
         s = getattr(self.local, "searcher", None)
         if s is None:
             s = self.index.searcher(weighting=BM25F(B=BM25_B, K1=BM25_K1))
+            if self._lengths is None:     # two threads may both load them: same bytes, harmless
+                self._lengths = load_lengths(s)
+            install_lengths(s, self._lengths)
             self.local.searcher = s
         return s
 

@@ -15,6 +15,7 @@ from whoosh.searching import ResultsPage
 FACET_FIELDS = ("lang", "source", "year", "entities")
 SINGLE_VALUED = ("lang", "source", "year")     # sortable columns
 _KEEP_GENERATIONS = 2
+REPLACE_EVERY = 10    # Whoosh's default
 
 
 class FacetColumns:
@@ -75,13 +76,18 @@ class _TopAndDocs(TopCollector):
     """Top-k by score that also remembers every matching document (so no second pass)."""
 
     def __init__(self, limit: int):
-        # No block skipping and no matcher replacement: both drop documents that cannot
-        # reach the top k, but every match counts in the facets and the total.
-        super().__init__(limit=limit, usequality=False, replace=0)
+        # No block skipping: it drops documents that cannot reach the top k, but every match
+        # counts in the facets and the total. Matchers are still replaced every REPLACE_EVERY
+        # documents, always with a minimum quality of 0, which only prunes exhausted and absent
+        # parts of the tree (without it, is_active() recursing through Unions of absent terms
+        # was a third of the scoring time).
+        super().__init__(limit=limit, usequality=False, replace=REPLACE_EVERY)
 
     def _collect(self, global_docnum, score):
         self.docset.add(global_docnum)
-        return super()._collect(global_docnum, score)
+        result = super()._collect(global_docnum, score)
+        self.minscore = None     # TopCollector raises it once the heap is full: replace() would prune by it
+        return result
 
     def results(self):
         items = sorted(self.items, reverse=True)

@@ -84,6 +84,15 @@ class MinMatchMatcher(matching.Matcher):
     def children(self):
         return list(self.matchers)
 
+    def replace(self, minquality=0):
+        """Drop exhausted children and let the rest simplify themselves (a tree of Unions over
+        many absent terms is most of a query's matcher). Never by quality: the minimum-match
+        count needs every child that can still match."""
+        if self._id is None:
+            return matching.NullMatcher()
+        self.matchers = [m for m in (m.replace(0) for m in self.matchers) if m.is_active()]
+        return self
+
     def copy(self):
         return MinMatchMatcher([m.copy() for m in self.matchers], self.minmatch, self.boost)
 
