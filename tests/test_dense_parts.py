@@ -176,3 +176,24 @@ def test_score_weights_are_relative_to_the_best():
     assert score_weights([("a", 8.0), ("b", 4.0)], 2.0) == {"a": 1.0, "b": 0.25}
     assert score_weights([], 2.0) == {}
     assert score_weights([("a", 0.0)], 2.0) == {"a": 1.0}
+
+
+def _openmp_max_threads() -> int | None:
+    import ctypes
+
+    with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+        paths = {line.split()[-1] for line in maps if "libgomp" in line and "/" in line}
+    return ctypes.CDLL(paths.pop()).omp_get_max_threads() if paths else None
+
+
+@needs_model
+def test_query_embedding_threads_run_openmp_on_one_thread():
+    """Query vectors are computed beside the lexical search: the model must not take every core."""
+    from indexer import dense
+
+    encoder = get_encoder()
+    vector = encoder.query_later("Hải Phòng port investment").result()
+    assert vector.shape == (encoder.dim,)
+    if _openmp_max_threads() is None:
+        pytest.skip("the model's engine does not use libgomp here")
+    assert dense._QUERY_THREADS.submit(_openmp_max_threads).result() == 1
