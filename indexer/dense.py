@@ -81,9 +81,14 @@ class DenseEncoder:
                 self._queries.popitem(last=False)
             return vector
 
-    def query_later(self, text: str) -> Future:
-        """query(text) on a worker thread; the caller does other work, then .result()."""
-        return _QUERY_THREADS.submit(self.query, text)
+    def query_later(self, text: str, then=None) -> Future:
+        """query(text) on a worker thread, then then(vector) there too if given; the caller
+        does other work meanwhile and collects the result with .result()."""
+        return _QUERY_THREADS.submit(self._query_then, text, then)
+
+    def _query_then(self, text: str, then):
+        vector = self.query(text)
+        return vector if then is None else then(vector)
 
     def token_count(self, text: str) -> int:
         with self._lock:

@@ -208,11 +208,14 @@ class SearchEngine:
     def _ranking(self, gen, searcher, compiled, filters, mode, depth):
         """(fused [(id, score)], docnums of every lexical match).
 
-        The query vector is computed on another thread while Whoosh scores the lexical query
-        (the model's C code runs without the GIL), so hybrid costs max(lexical, model), not the sum.
+        The query vector, and every article's dense score, are computed on another thread while
+        Whoosh scores the lexical query (the model's C code and numpy's matrix product run without
+        the GIL), so hybrid costs max(lexical, dense), not the sum.
         """
         # The caller's mode is dense or hybrid only when the vectors and the model are there.
-        pending = get_encoder().query_later(compiled.dense_text)
+        vectors = gen.vectors
+        pending = get_encoder().query_later(
+            compiled.dense_text, then=lambda vector: vectors.query_scores(vector, standardize=True))
         lexical: list[tuple[str, float]] = []
         matched: set[int] = set()
         if mode == "hybrid" and compiled.query is not None:
@@ -233,7 +236,7 @@ class SearchEngine:
         allowed = None
         if restriction:
             allowed = self._allowed(gen, searcher, Q.And(restriction) if len(restriction) > 1 else restriction[0])
-        hits = gen.vectors.nearest(pending.result(), k, allowed=allowed, standardize=True)
+        hits = gen.vectors.top(pending.result(), k, allowed=allowed)
         return [(doc_id, score) for doc_id, score in hits if score >= min_z]
 
     @staticmethod

@@ -106,13 +106,15 @@ class VectorSet:
             self._language_masks = {lang: self.article_langs == lang for lang in set(self.article_langs)}
         return self._language_masks
 
-    def nearest(self, query_vector: np.ndarray, k: int, allowed=None,
-                standardize: bool = False) -> list[tuple[str, float]]:
-        """Top-k (article id, score): cosine similarity, or with standardize per-language z-scores.
-        allowed (a boolean mask over the articles) may restrict them."""
+    def query_scores(self, query_vector: np.ndarray, standardize: bool = False) -> np.ndarray:
+        """Every article's score for the query: cosine of its best passage, or with standardize
+        its per-language z-score (see standardized)."""
         scores = self.article_scores(query_vector)
-        if standardize:
-            scores = self.standardized(scores)
+        return self.standardized(scores) if standardize else scores
+
+    def top(self, scores: np.ndarray, k: int, allowed=None) -> list[tuple[str, float]]:
+        """Top-k (article id, score) of query_scores; allowed (a boolean mask over the
+        articles) may restrict them."""
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
         k = min(k, int(np.isfinite(scores).sum()))
@@ -121,6 +123,11 @@ class VectorSet:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.articles[i], float(scores[i])) for i in top]
+
+    def nearest(self, query_vector: np.ndarray, k: int, allowed=None,
+                standardize: bool = False) -> list[tuple[str, float]]:
+        """Top-k (article id, score) for a query vector (query_scores, then top)."""
+        return self.top(self.query_scores(query_vector, standardize), k, allowed)
 
     def counterparts(self, article_id: str, per_language: int = 1) -> list[tuple[str, str, float]]:
         """The same story in other languages: (id, language, cosine), best first."""

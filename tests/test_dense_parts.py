@@ -197,3 +197,21 @@ def test_query_embedding_threads_run_openmp_on_one_thread():
     if _openmp_max_threads() is None:
         pytest.skip("the model's engine does not use libgomp here")
     assert dense._QUERY_THREADS.submit(_openmp_max_threads).result() == 1
+
+
+def test_top_of_query_scores_is_nearest():
+    vs = _toy_set()
+    q = _unit([[0.2, 0.1, 1]])[0]
+    allowed = np.array([True, False, True])
+    for standardize in (False, True):
+        assert vs.top(vs.query_scores(q, standardize), 2, allowed) == \
+            vs.nearest(q, 2, allowed=allowed, standardize=standardize)
+    assert [d for d, _ in vs.top(vs.query_scores(q), 3, allowed)] == ["c", "a"]
+
+
+@needs_model
+def test_query_later_runs_the_follow_up_on_the_worker_with_the_vector():
+    encoder = get_encoder()
+    vector = encoder.query("Đồng Nai trade fair")
+    result = encoder.query_later("Đồng Nai trade fair", then=lambda v: float(v @ vector)).result()
+    assert result == pytest.approx(1.0, abs=1e-5)
