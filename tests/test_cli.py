@@ -52,3 +52,15 @@ def test_errors_are_reported_not_raised(capsys, tmp_path):
     assert code == 2 and "no index" in err
     code, _, err = run(capsys, "index", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "i"))
     assert code == 2 and "not found" in err
+
+
+def test_eval_reports_missing_and_malformed_files(capsys, tmp_path, web_index_dir):
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q1 0 d1 1\n", encoding="utf-8")
+    code, _, err = run(capsys, "eval", "--run", str(tmp_path / "no-such.run"), "--qrels", str(qrels))
+    assert code == 2 and err.startswith("error:") and "no-such.run" in err
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("q1 with no tab\n", encoding="utf-8")
+    code, _, err = run(capsys, "eval", "--topics", str(topics), "--qrels", str(qrels),
+                       "--index", str(web_index_dir))
+    assert code == 2 and err.startswith("error:") and "topics.tsv" in err and "qid<TAB>query" in err

@@ -152,6 +152,16 @@ def _batch_search(engine, args) -> int:
 
 # -- eval -----------------------------------------------------------------------
 def cmd_eval(args) -> int:
+    from indexer.trec import TrecFormatError
+
+    try:
+        return _evaluate(args)
+    except (OSError, TrecFormatError) as e:   # a missing or malformed topics/qrels/run file, no index
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _evaluate(args) -> int:
     from dataclasses import asdict
 
     from indexer.evaluation import (evaluate, evaluate_by_target_language, format_bias_report,
