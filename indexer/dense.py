@@ -24,27 +24,38 @@ MAX_TOKENS = 512          # the model's window; longer inputs are truncated by t
 QUERY_CACHE_SIZE = 1024   # repeated queries (paging, facets, popular searches) skip the model
 
 
-def _one_openmp_thread() -> None:
-    """Run the model's OpenMP regions started from this thread on this thread alone.
+def _mapped_libraries(name: str) -> set[str]:
+    with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+        return {line.split()[-1] for line in maps if name in line and "/" in line}
 
-    A query is a few dozen tokens: on 2 cores, one OpenMP thread embedded the query mix in
-    23.5 ms per query against 35-44 ms with two, and the second thread took the core that the
-    lexical search was scoring on. The setting is per calling thread (OpenMP's nthreads-var),
-    so passage embedding in the indexer keeps every core. Linux only; elsewhere a no-op.
+
+def _one_thread_for_numerics() -> None:
+    """Run the model's OpenMP regions, and numpy's OpenBLAS calls, made from this thread on
+    this thread alone.
+
+    The query thread works beside the searcher thread that scores the lexical query. On 2
+    cores, one OpenMP thread embedded the query mix in 23.5 ms per query against 35-44 ms
+    with two, and the product of a 260,000-row passage matrix took 47 ms with one OpenBLAS
+    thread against 78 ms with two; extra threads only took the core the searcher was on.
+    Both settings are per calling thread (OpenMP's nthreads-var, OpenBLAS >= 0.3.27's
+    openblas_set_num_threads_local), so the indexer's passage embedding keeps every core.
+    Linux only; elsewhere, or with other libraries, a no-op.
     """
     try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            libraries = {line.split()[-1] for line in maps if "libgomp" in line and "/" in line}
-        for path in libraries:
+        for path in _mapped_libraries("libgomp"):
             ctypes.CDLL(path).omp_set_num_threads(1)
-    except (OSError, AttributeError):
+        for path in _mapped_libraries("openblas"):
+            setter = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
+            if setter is not None:
+                setter(1)
+    except OSError:
         pass
 
 
 # Query vectors are computed beside the lexical search; calls are serialized by the lock anyway.
 # The model is loaded (and libgomp mapped) before the first query reaches these threads.
 _QUERY_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="polysearch-dense",
-                                    initializer=_one_openmp_thread)
+                                    initializer=_one_thread_for_numerics)
 
 
 class DenseEncoder:

@@ -181,13 +181,27 @@ def test_score_weights_are_relative_to_the_best():
 def _openmp_max_threads() -> int | None:
     import ctypes
 
-    with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-        paths = {line.split()[-1] for line in maps if "libgomp" in line and "/" in line}
+    from indexer.dense import _mapped_libraries
+
+    paths = _mapped_libraries("libgomp")
     return ctypes.CDLL(paths.pop()).omp_get_max_threads() if paths else None
 
 
+def _openblas_local_threads() -> int | None:
+    """This thread's OpenBLAS thread setting (set to 1 again on the way: it is what we expect)."""
+    import ctypes
+
+    from indexer.dense import _mapped_libraries
+
+    for path in _mapped_libraries("openblas"):
+        setter = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
+        if setter is not None:
+            return setter(1)
+    return None
+
+
 @needs_model
-def test_query_embedding_threads_run_openmp_on_one_thread():
+def test_query_threads_run_openmp_and_openblas_on_one_thread():
     """Query vectors are computed beside the lexical search: the model must not take every core."""
     from indexer import dense
 
@@ -197,6 +211,8 @@ def test_query_embedding_threads_run_openmp_on_one_thread():
     if _openmp_max_threads() is None:
         pytest.skip("the model's engine does not use libgomp here")
     assert dense._QUERY_THREADS.submit(_openmp_max_threads).result() == 1
+    if _openblas_local_threads() is not None:       # numpy's OpenBLAS: the passage-matrix product
+        assert dense._QUERY_THREADS.submit(_openblas_local_threads).result() == 1
 
 
 def test_top_of_query_scores_is_nearest():
