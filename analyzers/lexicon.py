@@ -395,8 +395,8 @@ class Lexicon:
     def _start_pattern(self) -> re.Pattern:
         """_CANDIDATE narrowed to characters that some key or Arabic clitic begins with.
 
-        In Thai and Chinese text every character is a candidate, and a Python-level check at
-        each one was most of the cost of tagging an article (1.8 s per 1,000 generated ones).
+        In Thai and Chinese text every character is a candidate, each checked in Python: tagging
+        1,000 generated articles took 1.45 s of CPU, 1.18 s with this narrowing.
         """
         if self._starts is None:
             firsts = {p[0] for p in self._prefixes} | {c[0] for c in _ARABIC_CLITICS}

@@ -25,8 +25,8 @@ SCAN_CHARS = 320   # the window analyzed around a confirmed place: 80 chars befo
 CONFIRM_CHARS = 24      # context on each side of a probe hit: enough for the segmenters to agree
 MAX_PROBE_HITS = 32     # places confirmed per body, at most
 MAX_WINDOWS = 3
-# ISRI stems are roots, often not substrings of the word (حالة → حله): a body in Arabic script
-# with no probe hit still has its start analyzed.
+# ISRI stems are roots, often not substrings of the word (حالة → حله): for Arabic terms, a body
+# where no probe hit was confirmed still has its start analyzed.
 ROOT_FALLBACK_CHARS = 600
 
 
