@@ -25,7 +25,7 @@ from .expansion import expansion_query, query_entities
 from .fieldlengths import install_lengths, load_lengths
 from .facets import facet_counts, scored_matches, search_page_with_facets
 from .fusion import reciprocal_rank_fusion, score_weights
-from .query import build_query, constraint_query, field_analyzer, parse_user_query, query_terms
+from .query import build_query, constraint_query, field_analyzer, parse_user_query
 from .query_cache import QueryCache
 from .results import Hit, SearchError, SearchRequest, SearchResponse
 from .snippets import make_snippet
@@ -276,11 +276,18 @@ class SearchEngine:
             return None
         return parts[0] if len(parts) == 1 else Q.And(parts)
 
-    def _highlight_terms(self, compiled) -> dict[str, set[str]]:
-        """Query terms per field language (what the snippet of a document in that language marks)."""
-        parsed, query_lang = compiled.parsed, compiled.query_lang
-        text = " ".join([parsed.text] + parsed.phrases)
-        return {lang: set(query_terms(text, lang, query_lang=query_lang)) for lang in FIELD_LANGUAGES}
+    @staticmethod
+    def _highlight_terms(compiled) -> dict[str, set[str]]:
+        """Terms per field language as the compiled query searches them: the query's own words
+        and the other-language names of the entities it names (a Thai query for ไฮฟอง marks 海防
+        in a Chinese article). What a snippet of a document in that language marks."""
+        terms: dict[str, set[str]] = {lang: set() for lang in FIELD_LANGUAGES}
+        if compiled.query is not None:
+            for fieldname, text in compiled.query.iter_all_terms():
+                kind, _, lang = fieldname.partition("_")   # title_th, body_vi (not the _exact pairs)
+                if kind in ("title", "body") and lang in terms:
+                    terms[lang].add(text.decode("utf-8") if isinstance(text, bytes) else text)
+        return terms
 
     def _hit(self, f: dict, score: float, terms: dict[str, set[str]]) -> Hit:
         flang = field_language(f.get("lang"))

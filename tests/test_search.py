@@ -120,3 +120,11 @@ def test_parse_user_query():
     p = parse_user_query('hai phong "people diplomacy" -laos "open')
     assert p.phrases == ["people diplomacy"] and p.excluded == ["laos"]
     assert p.text == "hai phong open"
+
+
+def test_a_name_in_another_script_is_marked_in_the_snippet(engine):
+    """A Thai query for Haiphong finds the Chinese article through the lexicon's names, and
+    its snippet marks the Chinese name, not just the article's opening."""
+    r = search(engine, "ไฮฟอง")
+    zh = [h for h in r.results if h.lang == "zh"]
+    assert zh and "<mark>海防</mark>" in zh[0].snippet
