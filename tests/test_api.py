@@ -331,3 +331,12 @@ def test_suggest_completes_entity_names_in_any_script(web_client):
         r = web_client.get("/api/suggest", query_string={"q": prefix})
         assert expected in r.get_json()["suggestions"], prefix
     assert web_client.get("/api/suggest", query_string={"q": "zzqx"}).get_json()["suggestions"] == []
+
+
+def test_suggest_refuses_what_its_spec_refuses(web_client):
+    """The length limit is of q as sent (trailing spaces count), and control characters are refused,
+    as for the search's parameters (a fuzzing run found 200 chars + a space accepted)."""
+    assert web_client.get("/api/suggest", query_string={"q": "0" * 200}).status_code == 200
+    for q in ("0" * 200 + " ", "ha\x01i"):
+        r = web_client.get("/api/suggest", query_string={"q": q})
+        assert r.status_code == 400 and r.get_json()["error"]["param"] == "q"

@@ -2,7 +2,7 @@
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from .app import get_engine
-from .params import BadParameter, CONTROL_CHARS, parse_search_args
+from .params import CONTROL_CHARS, MAX_SUGGEST_CHARS, parse_search_args, text_param
 
 api = Blueprint("api", __name__, url_prefix="/api")
 MAX_ID_CHARS = 512
@@ -69,9 +69,8 @@ def health():
 
 @api.get("/suggest")
 def suggest():
-    query = request.args.get("q", "").strip()
-    if len(query) > 200:
-        raise BadParameter("q is too long for suggestions (limit 200 characters)", "q")
+    # The same rules as the search's text parameters: the length is of the value as sent.
+    query = text_param(request.args, "q", MAX_SUGGEST_CHARS) or ""
     suggestions = getattr(get_engine(), "suggestions", None)
     return jsonify({"query": query, "suggestions": list(suggestions(query)) if (suggestions and query) else []})
 

@@ -4,7 +4,7 @@ from functools import lru_cache
 from indexer.results import MAX_PAGE_SIZE, MAX_QUERY_CHARS, MODES, SearchRequest
 
 from .api import MAX_ID_CHARS
-from .params import DEFAULT_PAGE_SIZE, MAX_FILTER_CHARS, MAX_PAGE
+from .params import DEFAULT_PAGE_SIZE, MAX_FILTER_CHARS, MAX_PAGE, MAX_SUGGEST_CHARS
 
 NULLABLE_STR = {"type": ["string", "null"]}
 # The control characters params.CONTROL_CHARS refuses (tab and newlines are fine).
@@ -176,7 +176,8 @@ def openapi_document() -> dict:
             "/api/suggest": _get("Alternative queries", {
                 "200": _json(_ref("Suggestions"), "suggested queries (may be empty)"),
                 **common},
-                [_param("q", "the query to find alternatives for", {"type": "string", "maxLength": 200})]),
+                [_param("q", "the query to find alternatives for",
+                        {"type": "string", "maxLength": MAX_SUGGEST_CHARS, "pattern": NO_CONTROL_CHARS})]),
             "/api/openapi.json": _get("This document", {"200": _json({"type": "object"}, "OpenAPI 3.1 document"),
                                                        **common}),
         },

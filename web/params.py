@@ -13,6 +13,7 @@ from indexer.results import MAX_PAGE_SIZE, MAX_QUERY_CHARS, MODES, SearchError, 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE = 1000                 # deeper paging is a crawler, not a reader
 MAX_FILTER_CHARS = 200          # source / entity values
+MAX_SUGGEST_CHARS = 200         # /api/suggest's q
 MAX_QUERY_STRING_BYTES = 16384  # whole query string; longer → 414
 LANG_CODE = re.compile(r"^[a-z]{2,3}$")          # ISO 639-1/3, as stored in the index
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -48,7 +49,9 @@ def check_query_string(raw: bytes) -> None:
         raise BadParameter("the query string is not valid UTF-8 once percent-decoded") from None
 
 
-def _text(args, name: str, limit: int) -> str | None:
+def text_param(args, name: str, limit: int) -> str | None:
+    """A text parameter, stripped; None when empty. Over `limit` characters or with control
+    characters: BadParameter."""
     raw = args.get(name, "")
     if len(raw) > limit:        # checked before stripping: the limit the OpenAPI document states
         raise BadParameter(f"{name} is {len(raw)} characters; the limit is {limit}", name)
@@ -105,8 +108,8 @@ def parse_search_args(args, default_size: int = DEFAULT_PAGE_SIZE) -> SearchRequ
         size=_int(args, "size", default_size, 1, MAX_PAGE_SIZE),
         date_from=date_from,
         date_to=date_to,
-        source=_text(args, "source", MAX_FILTER_CHARS),
-        entity=_text(args, "entity", MAX_FILTER_CHARS),
+        source=text_param(args, "source", MAX_FILTER_CHARS),
+        entity=text_param(args, "entity", MAX_FILTER_CHARS),
         mode=mode,
     )
     try:
