@@ -5,15 +5,13 @@ directory listing the indexer makes). tests/test_corpus.py covers the reader cas
 """
 import json
 import os
-import sys
-import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from figures import record
+from file_access import file_accesses
 from indexer.build import build_index
 from indexer.engine import SearchEngine
 from indexer.results import SearchRequest
@@ -21,29 +19,6 @@ from web.cli import main as cli_main
 
 ARTICLE = "{title}\n\nThe {word} council approved the budget on Monday after a long debate about roads.\n"
 HUNDRED_MB = 100 * 1024 * 1024
-
-_seen = threading.local()
-
-
-def _audit(event, args):
-    paths = getattr(_seen, "paths", None)
-    if paths is not None and event in ("open", "os.scandir", "os.listdir") and args and args[0] is not None:
-        path = args[0]
-        if isinstance(path, (str, bytes, os.PathLike)):
-            paths.append((event, os.fsdecode(path)))
-
-
-sys.addaudithook(_audit)
-
-
-@contextmanager
-def file_accesses():
-    """Every path this thread opens or lists while inside the block."""
-    _seen.paths = []
-    try:
-        yield _seen.paths
-    finally:
-        _seen.paths = None
 
 
 def hostile_corpus(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:

@@ -6,16 +6,14 @@ debug pages or stack traces; request size limits hold on the production server.
 import http.client
 import json
 import os
-import sys
-import threading
 import urllib.parse
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from indexer.build import build_index
 from web.app import create_app
+from file_access import file_accesses
 from test_page import Tags  # every start tag as (name, attrs)
 
 PAYLOADS = ['<script>alert("x1")</script>', '"><img src=x onerror=alert("x2")>',
@@ -136,20 +134,6 @@ def test_csp_forbids_inline_script_everywhere(client):
 
 # --- article ids never touch the file system --------------------------------------------------
 
-_opened = threading.local()
-sys.addaudithook(lambda event, args: getattr(_opened, "paths", None) is not None and event == "open"
-                 and isinstance(args[0], (str, bytes)) and _opened.paths.append(os.fsdecode(args[0])))
-
-
-@contextmanager
-def opened_files():
-    _opened.paths = []
-    try:
-        yield _opened.paths
-    finally:
-        _opened.paths = None
-
-
 TRAVERSALS = ["../../../../etc/passwd", "..%2F..%2F..%2Fetc%2Fpasswd", "%2e%2e/%2e%2e/%2e%2e/etc/passwd",
               "%252e%252e%252fetc%252fpasswd", "/etc/passwd", "%2Fetc%2Fpasswd", "....//....//etc/passwd",
               "..\\..\\..\\etc\\passwd", "h1%00.txt", "%00", "h1/../h1", "C:%5Cwindows%5Cwin.ini",
@@ -159,7 +143,7 @@ TRAVERSALS = ["../../../../etc/passwd", "..%2F..%2F..%2Fetc%2Fpasswd", "%2e%2e/%
 @pytest.mark.parametrize("article_id", TRAVERSALS)
 def test_article_ids_cannot_traverse_paths(client, hostile_app, article_id):
     client.get("/api/articles/h1")                           # searcher open, before we watch
-    with opened_files() as paths:
+    with file_accesses() as accessed:
         for prefix in ("/api/articles/", "/articles/"):
             r = client.get(prefix + article_id)
             if r.status_code == 308:                    # '//' merged by Werkzeug: same site, same prefix
@@ -171,7 +155,8 @@ def test_article_ids_cannot_traverse_paths(client, hostile_app, article_id):
             assert "root:" not in text and "[fonts]" not in text and "Traceback" not in text
     index_dir = os.path.realpath(hostile_app.config["INDEX_DIR"])
     templates = os.path.realpath(Path(__file__).resolve().parent.parent / "web" / "templates")
-    strays = [p for p in paths if not os.path.realpath(p).startswith((index_dir, templates))]
+    opened = [p for event, p in accessed if event == "open"]
+    strays = [p for p in opened if not os.path.realpath(p).startswith((index_dir, templates))]
     assert strays == [], strays
 
 
