@@ -23,7 +23,8 @@ from . import store
 from .dense import get_encoder, unavailable_reason
 from .expansion import expansion_query, query_entities
 from .fieldlengths import install_lengths, load_lengths
-from .facets import facet_counts, scored_matches, search_page_with_facets
+from .arrayscore import matching_docnums
+from .facets import facet_counts, filtered_matches
 from .fusion import reciprocal_rank_fusion, score_weights
 from .query import build_query, constraint_query, field_analyzer, parse_user_query
 from .query_cache import QueryCache
@@ -177,28 +178,29 @@ class SearchEngine:
         return response
 
     def _lexical_page(self, gen, searcher, compiled, filters, request, response) -> None:
-        # The page and the facet counts come from one scoring pass.
+        # The page, the total and the facet counts come from one pass over the matches.
         query = compiled.query
-        results, response.facets = search_page_with_facets(
-            searcher, str(gen.dir), query or Q.Every(), filters, request.page, request.size)
+        found = filtered_matches(searcher, query or Q.Every(), filters)
+        response.facets = facet_counts(searcher, str(gen.dir), found.matches.docnums, found.lang_docs)
         if query is None:
             return
-        response.total = results.total
+        response.total = len(found.matches)
         terms = self._highlight_terms(compiled)
-        # Whoosh answers a page past the end with the last page; we answer it with nothing.
-        hits = results if results.pagenum == request.page else []
-        for hit in hits:
-            response.results.append(self._hit(hit.fields(), hit.score, terms))
+        start = (request.page - 1) * request.size
+        for score, docnum in found.matches.top(request.page * request.size)[start:]:
+            response.results.append(self._hit(searcher.stored_fields(docnum), score, terms))
 
     def _fused_page(self, gen, searcher, compiled, filters, request, response) -> None:
         """Dense or hybrid: fuse, then count the facets of everything either list matched."""
         depth = max(FUSION_DEPTH, request.page * request.size)
-        ranked, matched = self._ranking(gen, searcher, compiled, filters, response.mode, depth)
+        ranked, found = self._ranking(gen, searcher, compiled, filters, response.mode, depth)
         docnum_of = gen.docnum_of(searcher)
-        dense_docs = {docnum_of[doc_id] for doc_id, _ in ranked if doc_id in docnum_of}
-        response.facets = facet_counts(searcher, str(gen.dir), compiled.query if matched else None,
-                                       filters, matched, dense_docs)
-        response.total = len(set(matched) | dense_docs)
+        dense_docs = np.array(sorted({docnum_of[doc_id] for doc_id, _ in ranked if doc_id in docnum_of}),
+                              dtype=np.int64)
+        matched = found.matches.docnums if found is not None else dense_docs[:0]
+        lang_docs = found.lang_docs if found is not None else dense_docs[:0]
+        response.facets = facet_counts(searcher, str(gen.dir), matched, lang_docs, dense_docs)
+        response.total = len(np.union1d(matched, dense_docs))
         terms = self._highlight_terms(compiled)
         for doc_id, score in ranked[(request.page - 1) * request.size: request.page * request.size]:
             docnum = docnum_of.get(doc_id)
@@ -206,30 +208,29 @@ class SearchEngine:
                 response.results.append(self._hit(searcher.stored_fields(docnum), score, terms))
 
     def _ranking(self, gen, searcher, compiled, filters, mode, depth):
-        """(fused [(id, score)], docnums of every lexical match).
+        """(fused [(id, score)], the lexical matches under the filters or None).
 
         The query vector, and every article's dense score, are computed on another thread while
-        Whoosh scores the lexical query (the model's C code and numpy's matrix product run without
-        the GIL), so hybrid costs max(lexical, dense), not the sum.
+        the lexical query is scored (the model's C code and numpy run without the GIL), so
+        hybrid costs max(lexical, dense), not the sum.
         """
         # The caller's mode is dense or hybrid only when the vectors and the model are there.
         vectors = gen.vectors
         pending = get_encoder().query_later(
             compiled.dense_text, then=lambda vector: vectors.query_scores(vector, standardize=True))
         lexical: list[tuple[str, float]] = []
-        matched: set[int] = set()
+        found = None
         if mode == "hybrid" and compiled.query is not None:
-            results = scored_matches(searcher, compiled.query, filters, depth)
+            found = filtered_matches(searcher, compiled.query, filters)
             ids = gen.id_of(searcher)
-            lexical = [(ids[docnum], score) for score, docnum in results.top_n]
-            matched = results.docs()
+            lexical = [(ids[docnum], score) for score, docnum in found.matches.top(depth)]
         min_z = DENSE_MIN_Z if lexical or mode == "dense" else DENSE_ALONE_MIN_Z
         dense = self._dense(gen, searcher, compiled, filters, pending, FUSION_DEPTH, min_z)
         if mode == "dense":
-            return dense, matched
+            return dense, found
         fused = reciprocal_rank_fusion([[doc_id for doc_id, _ in lexical], [doc_id for doc_id, _ in dense]],
                                        item_weights=[score_weights(lexical, LEXICAL_SCORE_POWER), None])
-        return fused, matched
+        return fused, found
 
     def _dense(self, gen, searcher, compiled, filters, pending, k, min_z) -> list[tuple[str, float]]:
         restriction = [q for q in (filters, compiled.constraint) if q is not None]
@@ -245,7 +246,7 @@ class SearchEngine:
         if isinstance(query, Q.Term) and query.fieldname == "lang":  # the common filter, no index walk
             mask = gen.vectors.language_masks.get(query.text)
             return mask if mask is not None else np.zeros(len(gen.vectors), dtype=bool)
-        rows = gen.vector_row_of(searcher)[np.fromiter(searcher.docs_for_query(query), dtype=np.int64)]
+        rows = gen.vector_row_of(searcher)[matching_docnums(searcher, query)]
         mask = np.zeros(len(gen.vectors), dtype=bool)
         mask[rows[rows >= 0]] = True
         return mask
@@ -334,8 +335,9 @@ class SearchEngine:
         if mode == "lexical":
             if compiled.query is None:
                 return []
-            return [(hit["id"], float(hit.score))
-                    for hit in searcher.search(compiled.query, limit=k, filter=filters)]
+            ids = gen.id_of(searcher)
+            matches = filtered_matches(searcher, compiled.query, filters).matches
+            return [(ids[docnum], score) for score, docnum in matches.top(k)]
         ranked, _ = self._ranking(gen, searcher, compiled, filters, mode, max(k, FUSION_DEPTH))
         return ranked[:k]
 

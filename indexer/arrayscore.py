@@ -1,0 +1,295 @@
+"""Every match of a query and its score, computed a posting list at a time with numpy.
+
+Whoosh scores a query document by document: a tree of matchers advanced in Python, ~50 µs
+per matching document, and the facets and the total need every match, not only the top ones.
+Here the query tree is evaluated bottom-up over whole arrays instead: a term's posting list is
+read block by block into numpy and scored with Whoosh's BM25F in one expression (the same
+operations, so the same floats); Or, MinShouldMatch, And, AndNot, AndMaybe and
+DisjunctionMax combine (docnums, scores) arrays. Sums may associate differently from
+Whoosh's matcher trees, so a score can differ from Whoosh's in its last bit
+(tests/test_scoring_paths.py compares every match against Whoosh).
+
+One difference is deliberate: Whoosh's DisjunctionMaxMatcher scores a document that only one
+side matches with the larger of both sides' *current* scores, which belong to different
+documents; here a document gets the best score among the clauses it matches (Whoosh ignores
+the tiebreak too, and so does this).
+
+Query types this module does not know (phrases, ranges ...) get Whoosh's matcher, walked
+document by document: slower, never different. It reads whoosh3's term infos and posting
+blocks directly (whoosh3 is pinned to one version); a segment whose reader does not have
+that shape is walked the Whoosh way too.
+"""
+from dataclasses import dataclass
+from math import log
+
+import numpy as np
+from whoosh import query as Q
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3TermsReader, _lenfield
+from whoosh.reading import SegmentReader, TermNotFound
+from whoosh.scoring import BM25F
+from whoosh.util.numeric import byte_to_length
+
+from .minmatch import MinShouldMatch
+
+_LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
+_NO_DOCS = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class Matches:
+    """Matching docnums (sorted, unique) and their scores."""
+    docnums: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.docnums)
+
+    def top(self, k: int) -> list[tuple[float, int]]:
+        """The best k as (score, docnum), by score, ties by docnum (as Whoosh's TopCollector)."""
+        n = len(self.docnums)
+        if k <= 0 or not n:
+            return []
+        negated = -self.scores
+        if k < n:
+            kth = np.partition(negated, k - 1)[k - 1]
+            candidates = np.flatnonzero(negated <= kth)   # every tie of the k-th is a candidate
+        else:
+            candidates = np.arange(n)
+        order = candidates[np.lexsort((self.docnums[candidates], negated[candidates]))][:k]
+        return [(float(s), int(d)) for s, d in zip(self.scores[order], self.docnums[order])]
+
+    def restrict(self, allowed: np.ndarray | None) -> "Matches":
+        """Only the docnums in `allowed` (sorted unique docnums; None: no restriction)."""
+        if allowed is None:
+            return self
+        keep = np.isin(self.docnums, allowed, assume_unique=True)
+        return Matches(self.docnums[keep], self.scores[keep])
+
+
+NO_MATCHES = Matches(_NO_DOCS, np.zeros(0))
+
+
+def score_all(searcher, query: Q.Query) -> Matches:
+    """Every document matching query, with its score."""
+    return _Evaluator(searcher, scored=True).evaluate(query)
+
+
+def matching_docnums(searcher, query: Q.Query) -> np.ndarray:
+    """Sorted docnums of the documents matching query, unscored (for filters)."""
+    return _Evaluator(searcher, scored=False).evaluate(query).docnums
+
+
+class _Evaluator:
+    def __init__(self, searcher, scored: bool):
+        self.searcher = searcher
+        self.scored = scored
+        self.schema = searcher.schema
+        self.leaves = searcher.leaf_searchers()
+        weighting = searcher.weighting
+        self.bm25 = weighting if type(weighting) is BM25F else None
+
+    def evaluate(self, q: Q.Query) -> Matches:
+        kind = type(q)
+        if kind is Q.Term:
+            return self._term(q)
+        if kind in (Q.Or, MinShouldMatch, Q.And, Q.DisjunctionMax):
+            subs = list(q.subqueries)
+            if not subs:
+                return NO_MATCHES
+            if len(subs) == 1:       # as CompoundQuery.matcher: the one child, without the boost
+                return self.evaluate(subs[0])
+            children = [self.evaluate(s) for s in subs]
+            if kind is Q.Or:
+                found = _sum_union(children, 1)
+            elif kind is MinShouldMatch:
+                found = _sum_union(children, q.minmatch)
+            elif kind is Q.And:
+                found = _sum_union(children, len(children))
+            else:
+                found = _max_union(children)
+            return self._boosted(found, q.boost)
+        if kind is Q.AndNot:
+            return _without(self.evaluate(q.a), matching_docnums(self.searcher, q.b))
+        if kind is Q.AndMaybe:
+            return _plus_where_present(self.evaluate(q.a), self.evaluate(q.b))
+        if q is Q.NullQuery or kind is type(Q.NullQuery):
+            return NO_MATCHES
+        if kind is Q.Every and q.fieldname in (None, "", "*"):
+            return self._every(q)
+        return self._walk(q)
+
+    def _boosted(self, found: Matches, boost: float) -> Matches:
+        if boost == 1.0 or not self.scored:
+            return found
+        return Matches(found.docnums, found.scores * boost)
+
+    # -- terms -------------------------------------------------------------------
+    def _term(self, q: Q.Term) -> Matches:
+        field = self.schema[q.fieldname] if q.fieldname in self.schema else None
+        if field is None:
+            return NO_MATCHES
+        try:
+            btext = field.to_bytes(q.text)
+        except ValueError:
+            return NO_MATCHES
+        scored = self.scored and field.scorable
+        if self.scored and not (field.scorable and self.bm25 is not None):
+            return self._walk(q)      # another scorer: Whoosh's own
+        postings = []                 # (global docnums, term frequencies, segment reader)
+        doc_frequency = 0
+        for subsearcher, offset in self.leaves:
+            reader = subsearcher.reader()
+            if type(reader) is not SegmentReader or type(reader._terms) is not W3TermsReader:
+                return self._walk(q)
+            try:
+                info = reader._terms.term_info(q.fieldname, btext)
+            except (KeyError, TermNotFound):
+                continue
+            doc_frequency += info.doc_frequency()
+            docnums, tfs = _read_postings(reader, q.fieldname, info)
+            deleted = reader.deleted_docs_set
+            if deleted:
+                keep = ~np.isin(docnums, np.fromiter(deleted, dtype=np.int64))
+                docnums, tfs = docnums[keep], tfs[keep]
+            postings.append((docnums, tfs, reader, offset))
+        if not postings:
+            return NO_MATCHES
+        parts = []
+        for docnums, tfs, reader, offset in postings:
+            scores = self._bm25(q.fieldname, btext, tfs, reader, docnums, doc_frequency) \
+                if scored else np.zeros(len(docnums))
+            if scored and q.boost != 1.0:
+                scores = scores * q.boost
+            parts.append((docnums + offset, scores))
+        if len(parts) == 1:
+            return Matches(*parts[0])
+        return Matches(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+    def _bm25(self, fieldname, btext, tf, reader, docnums, doc_frequency) -> np.ndarray:
+        """whoosh.scoring.BM25FScorer, operation for operation, so that the floats are the same."""
+        searcher, weighting = self.searcher, self.bm25
+        idf = log(searcher.doc_count_all() / (doc_frequency + 1)) + 1
+        avgfl = searcher.avg_field_length(fieldname) or 1
+        B = weighting._field_B.get(fieldname, weighting.B)
+        K1 = weighting.K1
+        fl = _field_lengths(reader, fieldname, docnums)
+        return idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
+
+    def _every(self, q) -> Matches:
+        parts = []
+        for subsearcher, offset in self.leaves:
+            reader = subsearcher.reader()
+            docnums = np.arange(reader.doc_count_all(), dtype=np.int64)
+            if reader.has_deletions():
+                docnums = np.fromiter(reader.all_doc_ids(), dtype=np.int64)
+            parts.append(docnums + offset)
+        docnums = np.concatenate(parts) if parts else _NO_DOCS
+        return Matches(docnums, np.full(len(docnums), float(q.boost) if self.scored else 0.0))
+
+    def _walk(self, q: Q.Query) -> Matches:
+        """Whoosh's matcher for q, segment by segment, document by document."""
+        searcher = self.searcher
+        context = searcher.context(needs_current=True) if self.scored else searcher.boolean_context()
+        ids, scores = [], []
+        for subsearcher, offset in self.leaves:
+            m = q.matcher(subsearcher, context)
+            while m.is_active():
+                ids.append(m.id() + offset)
+                scores.append(m.score() if self.scored else 0.0)
+                m.next()
+        if not ids:
+            return NO_MATCHES
+        return Matches(np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64))
+
+
+def _read_postings(reader, fieldname: str, info) -> tuple[np.ndarray, np.ndarray]:
+    """A term's (docnums, term frequencies) in one segment, decoded block by block."""
+    if info.is_inlined():
+        ids, weights, _ = info.inlined_postings()
+        return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float32).astype(np.float64)
+    offset, length = info.extent()
+    terms = reader._terms
+    m = W3LeafMatcher(terms._postfile, offset, length, reader.schema[fieldname].format)
+    id_parts, tf_parts = [], []
+    while True:
+        m._read_data()
+        deltas, weights = m._data[0], m._data[1]
+        id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
+        count = len(deltas)
+        if weights is None:
+            tf_parts.append(np.ones(count))
+        elif isinstance(weights, float):       # one weight for the block, stored as a float32
+            tf_parts.append(np.full(count, float(np.float32(weights))))
+        else:
+            tf_parts.append(np.asarray(weights, dtype=np.float32).astype(np.float64))
+        if m._lastblock:
+            break
+        m._goto(m._nextoffset)
+    if len(id_parts) == 1:
+        return id_parts[0], tf_parts[0]
+    return np.concatenate(id_parts), np.concatenate(tf_parts)
+
+
+def _field_lengths(reader, fieldname: str, docnums: np.ndarray) -> np.ndarray:
+    """The lengths BM25 reads for these documents (see fieldlengths.install_lengths)."""
+    column = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    if column is None:                       # no length column: Whoosh's default of 1
+        return np.ones(len(docnums))
+    if isinstance(column, bytes):
+        return _LENGTH_OF_BYTE[np.frombuffer(column, dtype=np.uint8)[docnums]]
+    return _LENGTH_OF_BYTE[np.fromiter((column[d] for d in docnums.tolist()), dtype=np.uint8,
+                                       count=len(docnums))]
+
+
+def _sum_union(children: list[Matches], minimum: int) -> Matches:
+    """Documents matched by at least `minimum` children; score: the sum of theirs, in order."""
+    present = [c for c in children if len(c)]
+    if len(present) < minimum:
+        return NO_MATCHES
+    if len(present) == 1:
+        return present[0]
+    docnums = np.unique(np.concatenate([c.docnums for c in present]))
+    total = np.zeros(len(docnums))
+    counts = np.zeros(len(docnums), dtype=np.int32) if minimum > 1 else None
+    for c in present:
+        at = np.searchsorted(docnums, c.docnums)
+        total[at] += c.scores               # 0.0 + s is s
+        if counts is not None:
+            counts[at] += 1
+    if counts is None:
+        return Matches(docnums, total)
+    keep = counts >= minimum
+    return Matches(docnums[keep], total[keep])
+
+
+def _max_union(children: list[Matches]) -> Matches:
+    present = [c for c in children if len(c)]
+    if not present:
+        return NO_MATCHES
+    if len(present) == 1:
+        return present[0]
+    docnums = np.unique(np.concatenate([c.docnums for c in present]))
+    best = np.full(len(docnums), -np.inf)
+    for c in present:
+        at = np.searchsorted(docnums, c.docnums)
+        best[at] = np.maximum(best[at], c.scores)
+    return Matches(docnums, best)
+
+
+def _without(a: Matches, excluded: np.ndarray) -> Matches:
+    if not len(excluded) or not len(a):
+        return a
+    keep = ~np.isin(a.docnums, excluded, assume_unique=True)
+    return Matches(a.docnums[keep], a.scores[keep])
+
+
+def _plus_where_present(a: Matches, b: Matches) -> Matches:
+    if not len(b) or not len(a):
+        return a
+    _, ia, ib = np.intersect1d(a.docnums, b.docnums, assume_unique=True, return_indices=True)
+    scores = a.scores.copy()
+    scores[ia] = a.scores[ia] + b.scores[ib]
+    return Matches(a.docnums, scores)
+
+
+__all__ = ["Matches", "NO_MATCHES", "matching_docnums", "score_all"]
