@@ -3,6 +3,7 @@
 The document's own language analyzer re-tokenizes the stored body, so the
 offsets (and therefore the marks) are exact in Thai, Chinese and Arabic too.
 """
+from functools import lru_cache
 from html import escape
 
 import regex
@@ -14,17 +15,15 @@ from analyzers.normalize import fold_diacritics, normalize_arabic, to_simplified
 SNIPPET_CHARS = 240
 # Re-analyzing a whole body for its snippet was 85% of a search (newmm/jieba on ~4k chars,
 # ten times a page). Instead: find where the query's terms probably occur by a plain search
-# of the folded text (likely_matches), confirm each such place by analyzing a few dozen
-# characters around it, and analyze only a window around the first confirmed one (the
-# fragmenter shows at most SNIPPET_CHARS of it). A body with no confirmed place gets its
-# lead, unanalyzed. Before, only each term's first probe hit was tried and then the body's
-# first 600-2,000 chars were analyzed "just in case": at 10k articles that fallback was a third
-# of the snippet time and found a term in 12% of the bodies. Now: 2.4 -> 1.35 ms per snippet,
-# as many snippets with marks (1,389 of 1,874 vs 1,388).
-SCAN_CHARS = 320   # the window analyzed around a confirmed place: 80 chars before it, 240 after
+# of the folded text (likely_matches), and check those places by analyzing a few dozen
+# characters around them (nearby places together); the first confirmed place starts the
+# snippet, and the places checked inside it are its marks. A body with no confirmed place gets
+# its lead, unanalyzed. Before, a 320-char window around the first confirmed place was analyzed
+# again for Whoosh's highlighter (60% of the snippet time): 1.35 -> 0.6 ms per snippet at 10k.
+SCAN_CHARS = 320        # bodies up to this long are highlighted whole
+SURROUND_CHARS = 80     # shown before the first mark
 CONFIRM_CHARS = 24      # context on each side of a probe hit: enough for the segmenters to agree
-MAX_PROBE_HITS = 32     # places confirmed per body, at most
-MAX_WINDOWS = 3
+MAX_PROBE_HITS = 32     # places checked per body, at most
 # ISRI stems are roots, often not substrings of the word (حالة → حله): for Arabic terms, a body
 # where no probe hit was confirmed still has its start analyzed.
 ROOT_FALLBACK_CHARS = 600
@@ -56,19 +55,31 @@ def lead(body: str, chars: int = SNIPPET_CHARS) -> str:
     return escape(text, quote=False)
 
 
-# Only text with such characters needs the (NFD/NFC) accent folding or the Arabic folding: a
-# Thai or Chinese body skips both (they were a quarter of the snippet time).
-_ACCENTED = regex.compile(r"[\u00c0-\u04ff\u1e00-\u1eff]")
-_ARABIC = regex.compile(r"[\u0600-\u06ff]")
+def _letter_variants() -> dict[str, str]:
+    """Folded letter → every character that folds to it, in either case: accented Latin, Greek
+    and Cyrillic letters as fold_diacritics folds them (except its one-to-two folds such as
+    ß → ss), Arabic letter forms as normalize_arabic folds them."""
+    variants: dict[str, set[str]] = {}
+    for code in list(range(0x41, 0x5B)) + list(range(0x61, 0x7B)) + list(range(0xC0, 0x500)) \
+            + list(range(0x1E00, 0x1F00)):
+        ch = chr(code)
+        base = fold_diacritics(ch).lower()
+        if len(base) == 1:
+            variants.setdefault(base, {base}).add(ch)
+    for ch in "\u0622\u0623\u0624\u0625\u0626\u0629\u0649\u0671\u0672\u0673\u06A9\u06C0\u06CC":
+        base = normalize_arabic(ch)
+        variants.setdefault(base, {base}).add(ch)
+    return {base: "".join(sorted(chars)) for base, chars in variants.items()}
 
 
-def _fold(text: str) -> str:
-    text = text.lower()
-    if text.isascii():
-        return text
-    if _ACCENTED.search(text):
-        text = fold_diacritics(text)
-    return normalize_arabic(text) if _ARABIC.search(text) else text
+_VARIANTS = _letter_variants()
+# What the folding drops may stand between two letters: combining accents (text typed
+# decomposed), tashkeel and tatweel.
+_DROPPED = r"[\u0300-\u036f\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]*"
+
+
+def _fold(term: str) -> str:
+    return normalize_arabic(fold_diacritics(term.lower()))
 
 
 def _is_han(ch: str) -> bool:
@@ -80,33 +91,102 @@ def _probe(term: str) -> str:
     return probe[:-2] if len(probe) > 4 else probe    # Porter/ISRI stems: "diplomaci" ~ "diplomacy"
 
 
+def _probe_pattern(probe: str) -> str:
+    """The probe as a regex over raw text: any accented or Arabic form of each letter, either
+    case, with dropped marks allowed between letters; a Latin-script probe starts a word
+    ("art" inside "party" is not worth confirming)."""
+    letters = [f"[{regex.escape(_VARIANTS[ch])}]" if ch in _VARIANTS else regex.escape(ch) for ch in probe]
+    pattern = _DROPPED.join(letters)
+    if probe[:1].isascii() and probe[:1].isalnum():
+        pattern = r"(?<![\p{L}\p{N}\p{M}])" + pattern
+    return pattern
+
+
+@lru_cache(maxsize=512)
+def _probes(terms: frozenset):
+    probes = sorted({p for p in map(_probe, terms) if p}, key=len, reverse=True)
+    return regex.compile("|".join(_probe_pattern(p) for p in probes)) if probes else None
+
+
 def likely_matches(body: str, terms) -> list[int]:
-    """Offsets in the raw body where a term probably occurs, in order: every occurrence of
-    each term's probe (the folded term, stems by their first letters) in the folded body.
-    Only a hint: a false hit is dropped by _confirmed, a miss costs the highlight."""
+    """Offsets in the body where a term probably occurs, in order: every occurrence of each
+    term's probe (the folded term, stems by their first letters), found in the raw text by a
+    pattern that matches every form folding to it (folding the whole body first cost as much as
+    the rest of the snippet). Only a hint: a false hit is dropped by _checked_marks, a miss
+    costs the highlight."""
+    pattern = _probes(frozenset(terms))
+    if pattern is None:
+        return []
     if any(_is_han(t[:1]) for t in terms):
         body = to_simplified_same_length(body)   # the index folds Traditional Chinese
-    folded = _fold(body)
-    found = set()
-    for term in terms:
-        probe = _probe(term)
-        # A Latin-script term starts a word: "art" inside "party" is not worth confirming.
-        word_start = probe[:1].isascii() and probe[:1].isalnum()
-        at = folded.find(probe) if probe else -1
-        while at >= 0 and len(found) < 4 * MAX_PROBE_HITS:
-            if not (word_start and at and folded[at - 1].isalnum()):
-                found.add(at)
-            at = folded.find(probe, at + len(probe))
-    return sorted(found)[:MAX_PROBE_HITS]
+    found = []
+    for m in pattern.finditer(body, overlapped=True):
+        found.append(m.start())
+        if len(found) >= 4 * MAX_PROBE_HITS:
+            break
+    return sorted(set(found))[:MAX_PROBE_HITS]
 
 
-def _confirmed(body: str, at: int, terms: frozenset, analyzer) -> bool:
-    """Does the analyzer produce one of the terms near offset at (a cheap check of a probe hit)?"""
-    text = body[max(0, at - CONFIRM_CHARS): at + 2 * CONFIRM_CHARS]
-    try:
-        return any(t.text in terms for t in analyzer(text, mode="query", removestops=False))
-    except Exception:
-        return False
+def _checked_marks(body: str, hits: list[int], terms: frozenset, analyzer):
+    """For runs of nearby probe hits: (first hit, spans of the term tokens the analyzer finds at
+    the hits). One analysis covers a run, from CONFIRM_CHARS before its first hit to twice that
+    after its last: enough context for the segmenters to cut the words at the hits as they do in
+    the whole body. Only a token at a hit counts (the context's edges may cut words)."""
+    i = 0
+    while i < len(hits):
+        j = i + 1
+        while j < len(hits) and hits[j] - hits[j - 1] < 3 * CONFIRM_CHARS and hits[j] - hits[i] < SNIPPET_CHARS:
+            j += 1
+        run = hits[i:j]
+        start = max(0, run[0] - CONFIRM_CHARS)
+        text = body[start: run[-1] + 2 * CONFIRM_CHARS]
+        spans = []
+        try:
+            for t in analyzer(text, mode="query", chars=True, removestops=False):
+                if t.text in terms:
+                    s, e = start + t.startchar, start + t.endchar
+                    if any(s <= at < e for at in run):
+                        spans.append((s, e))
+        except Exception:  # a snippet must never fail a search
+            spans = []
+        yield run[0], spans
+        i = j
+
+
+def _bounds(body: str, first: int) -> tuple[int, int]:
+    """The SNIPPET_CHARS shown for a first mark at `first`: some context before it, cut at spaces."""
+    start = max(0, first - SURROUND_CHARS)
+    if start > 0:
+        space = body.find(" ", start, first)
+        start = space + 1 if space >= 0 else start
+    end = min(len(body), start + SNIPPET_CHARS)
+    if end < len(body):
+        space = body.rfind(" ", first, end)
+        end = space if space > first else end
+    return start, end
+
+
+def _marked(body: str, start: int, end: int, spans: list[tuple[int, int]]) -> str:
+    out, pos = [], start
+    for s, e in sorted(set(spans)):
+        if s < pos or e > end:
+            continue              # overlaps the previous mark, or runs past the end
+        out += [escape(body[pos:s], quote=False), "<mark>", escape(body[s:e], quote=False), "</mark>"]
+        pos = e
+    out.append(escape(body[pos:end], quote=False))
+    return "".join(out)
+
+
+def _fragment(body: str, terms: frozenset, analyzer) -> str:
+    """The marked text around the first place the analyzer confirms a term, or ""."""
+    bounds, spans = None, []
+    for first_hit, found in _checked_marks(body, likely_matches(body, terms), terms, analyzer):
+        if bounds is not None and first_hit >= bounds[1]:
+            break
+        if found and bounds is None:
+            bounds = _bounds(body, min(s for s, _ in found))
+        spans += found
+    return _marked(body, *bounds, spans) if bounds is not None else ""
 
 
 def _highlight(text: str, terms: frozenset, analyzer, top: int) -> str:
@@ -116,35 +196,14 @@ def _highlight(text: str, terms: frozenset, analyzer, top: int) -> str:
         return ""
 
 
-def _window(body: str, at: int) -> str:
-    start = max(0, at - SCAN_CHARS // 4)
-    end = min(len(body), start + SCAN_CHARS)
-    # Start and end at a space when there is one nearby, not inside a word.
-    if start > 0:
-        space = body.find(" ", start, at)
-        start = space + 1 if space >= 0 else start
-    if end < len(body):
-        space = body.rfind(" ", at, end)
-        end = space if space >= 0 else end
-    return body[start:end]
-
-
 def make_snippet(body: str, terms: set[str], analyzer, top: int = 2) -> str:
     if terms and body:
         terms = frozenset(terms)
         if len(body) <= SCAN_CHARS:
             html = _highlight(body, terms, analyzer, top)
         else:
-            html, windows, covered = "", 0, -1
-            for at in likely_matches(body, terms):
-                if at < covered or not _confirmed(body, at, terms, analyzer):
-                    continue
-                html = _highlight(_window(body, at), terms, analyzer, top)
-                windows += 1
-                if html or windows >= MAX_WINDOWS:
-                    break
-                covered = at + SCAN_CHARS // 2
-            if not html and not windows and any("\u0600" <= t[:1] <= "\u06ff" for t in terms):
+            html = _fragment(body, terms, analyzer)
+            if not html and any("\u0600" <= t[:1] <= "\u06ff" for t in terms):
                 html = _highlight(body[:ROOT_FALLBACK_CHARS], terms, analyzer, top)
         if html:
             return " ".join(html.split())

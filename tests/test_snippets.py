@@ -1,5 +1,6 @@
 """Snippets: the real analyzers mark the query's terms wherever they are in a long body."""
 import re
+import unicodedata
 
 import pytest
 
@@ -58,3 +59,21 @@ def test_a_body_without_the_terms_gets_its_unmarked_lead():
     html = snippet("ฮานอย", body, "th")
     assert not marks(html)
     assert html.startswith(FILLER["th"].strip()[:20])
+
+
+def test_tashkeel_before_the_term_does_not_shift_the_mark():
+    # Every ٌ and ّ is dropped by the folding (also inside the word itself): the mark must still
+    # land on the word.
+    voweled = "من محاطٌ للمتحف تؤمّن " * 40
+    body = voweled + "وقالت الوزارة إن الصِّين مستقرة. " + voweled
+    html = snippet("الصين", body, "ar")
+    assert marks(html) == ["الصِّين"], html
+
+
+@pytest.mark.parametrize("form", ["HẢI PHÒNG", "Hải Phòng", unicodedata.normalize("NFD", "Hải Phòng")])
+def test_vietnamese_names_are_marked_in_any_case_and_normalization(form):
+    body = "Đoàn đại biểu đã thăm nhiều địa phương trong tuần. " * 20 + f"Lãnh đạo {form} tiếp đoàn. " + \
+        "Đoàn đại biểu đã thăm nhiều địa phương trong tuần. " * 5
+    html = snippet("hai phong", body, "vi")
+    assert [unicodedata.normalize("NFC", m) for m in marks(html)] == [
+        unicodedata.normalize("NFC", w) for w in form.split()], html
