@@ -173,7 +173,18 @@ def measure_queries(index_dir: Path, docs, tantivy_dir: Path, rounds: int) -> di
                 times["tantivy_engine_only"].append(t4 - t3)
                 hits["ours"] += bool(response.results)
                 hits["tantivy"] += bool(ids)
+    postings = engine.generation.postings
+    out_cache = {"bytes": postings.bytes, "hits": postings.hits, "misses": postings.misses}
+    # The same mix once more with the posting cache emptied before every query: what a query
+    # costs when none of its long lists has been decoded by an earlier one.
+    times["search_cold_postings"] = []
+    for _, q in mix:
+        postings.clear()
+        t0 = time.perf_counter()
+        engine.search(SearchRequest(query=q, size=10, mode="lexical"))
+        times["search_cold_postings"].append(time.perf_counter() - t0)
     out = {name: summary_ms(values) for name, values in times.items()}
+    out["posting_cache"] = out_cache
     out["queries"] = len(mix)
     out["rounds"] = rounds
     out["queries_with_hits"] = {k: v / (len(mix) * rounds) for k, v in hits.items()}
@@ -182,6 +193,7 @@ def measure_queries(index_dir: Path, docs, tantivy_dir: Path, rounds: int) -> di
     out["ratio_p50_search_vs_tantivy"] = out["search"]["p50"] / out["tantivy"]["p50"]
     out["ratio_p50_retrieve_vs_tantivy"] = out["retrieve"]["p50"] / out["tantivy"]["p50"]
     out["ratio_p99_vs_p50_search"] = out["search"]["p99"] / out["search"]["p50"]
+    out["ratio_p50_cold_postings_vs_tantivy"] = out["search_cold_postings"]["p50"] / out["tantivy"]["p50"]
     out["inprocess_search_per_s"] = 1000 / out["search"]["mean"]
     return out
 

@@ -9,10 +9,11 @@ DisjunctionMax combine (docnums, scores) arrays. Sums may associate differently 
 Whoosh's matcher trees, so a score can differ from Whoosh's in its last bit
 (tests/test_scoring_paths.py compares every match against Whoosh).
 
-One difference is deliberate: Whoosh's DisjunctionMaxMatcher scores a document that only one
-side matches with the larger of both sides' *current* scores, which belong to different
-documents; here a document gets the best score among the clauses it matches (Whoosh ignores
-the tiebreak too, and so does this).
+Two differences are deliberate, both Whoosh bugs: its DisjunctionMaxMatcher scores a document
+that only one side matches with the larger of both sides' *current* scores, which belong to
+different documents (here a document gets the best score among the clauses it matches; Whoosh
+ignores the tiebreak, and so does this); its AndNotMatcher keeps a segment's first match when
+the excluded side starts before it (here an excluded word always excludes).
 
 Query types this module does not know (phrases, ranges ...) get Whoosh's matcher, walked
 document by document: slower, never different. It reads whoosh3's term infos and posting
@@ -21,7 +22,9 @@ that shape is walked the Whoosh way too.
 """
 import io
 import pickle
+import threading
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from math import log
 
@@ -74,20 +77,73 @@ class Matches:
 NO_MATCHES = Matches(_NO_DOCS, np.zeros(0))
 
 
-def score_all(searcher, query: Q.Query) -> Matches:
-    """Every document matching query, with its score."""
-    return _Evaluator(searcher, scored=True).evaluate(query)
+def score_all(searcher, query: Q.Query, cache: "PostingCache | None" = None) -> Matches:
+    """Every document matching query, with its score. cache: long posting lists of this
+    searcher's index, decoded (see PostingCache)."""
+    return _Evaluator(searcher, scored=True, cache=cache).evaluate(query)
 
 
-def matching_docnums(searcher, query: Q.Query) -> np.ndarray:
+def matching_docnums(searcher, query: Q.Query, cache: "PostingCache | None" = None) -> np.ndarray:
     """Sorted docnums of the documents matching query, unscored (for filters)."""
-    return _Evaluator(searcher, scored=False).evaluate(query).docnums
+    return _Evaluator(searcher, scored=False, cache=cache).evaluate(query).docnums
+
+
+class PostingCache:
+    """Decoded long posting lists of one opened index (thread-safe), least recently used out.
+
+    Decoding is most of a query's cost, and most of it goes to the long lists of frequent
+    words, which recur from query to query. Only lists of at least `min_postings` are kept,
+    up to `max_bytes` (8 bytes per posting), so rare terms never push them out.
+    """
+
+    def __init__(self, max_bytes: int = 64 << 20, min_postings: int = 1024):
+        self.max_bytes = max_bytes
+        self.min_postings = min_postings
+        self._entries: OrderedDict = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[0]
+
+    def offer(self, key, doc_frequency: int, postings: list) -> None:
+        count = sum(len(docnums) for _, docnums, _ in postings)
+        size = 8 * count
+        if count < self.min_postings or size > self.max_bytes:
+            return
+        compact = [(leaf, docnums.astype(np.int32), tfs.astype(np.float32)) for leaf, docnums, tfs in postings]
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = ((doc_frequency, compact), size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
 
 class _Evaluator:
-    def __init__(self, searcher, scored: bool):
+    def __init__(self, searcher, scored: bool, cache: PostingCache | None = None):
         self.searcher = searcher
         self.scored = scored
+        self.cache = cache
         self.schema = searcher.schema
         self.leaves = searcher.leaf_searchers()
         self.doc_count = searcher.doc_count_all()
@@ -116,13 +172,15 @@ class _Evaluator:
                 found = _max_union(children, size)
             return self._boosted(found, q.boost)
         if kind is Q.AndNot:
-            return _without(self.evaluate(q.a), matching_docnums(self.searcher, q.b))
+            return _without(self.evaluate(q.a), matching_docnums(self.searcher, q.b, self.cache))
         if kind is Q.AndMaybe:
             return _plus_where_present(self.evaluate(q.a), self.evaluate(q.b))
         if q is Q.NullQuery or kind is type(Q.NullQuery):
             return NO_MATCHES
         if kind is Q.Every and q.fieldname in (None, "", "*"):
             return self._every(q)
+        if kind is Q.Phrase and q.slop == 1 and len(q.words) > 1:
+            return self._phrase(q)
         return self._walk(q)
 
     def _boosted(self, found: Matches, boost: float) -> Matches:
@@ -142,37 +200,110 @@ class _Evaluator:
         scored = self.scored and field.scorable
         if self.scored and not (field.scorable and self.bm25 is not None):
             return self._walk(q)      # another scorer: Whoosh's own
-        postings = []                 # (global docnums, term frequencies, segment reader)
-        doc_frequency = 0
-        for subsearcher, offset in self.leaves:
-            reader = subsearcher.reader()
-            if type(reader) is not SegmentReader or type(reader._terms) is not W3TermsReader:
-                return self._walk(q)
-            try:
-                info = reader._terms.term_info(q.fieldname, btext)
-            except (KeyError, TermNotFound):
-                continue
-            doc_frequency += info.doc_frequency()
-            docnums, tfs = _read_postings(reader, q.fieldname, info)
-            deleted = reader.deleted_docs_set
-            if deleted:
-                keep = ~np.isin(docnums, np.fromiter(deleted, dtype=np.int64))
-                docnums, tfs = docnums[keep], tfs[keep]
-            postings.append((docnums, tfs, reader, offset))
+        found = self._postings(q.fieldname, btext)
+        if found is None:
+            return self._walk(q)      # not the segment format this module reads
+        doc_frequency, postings = found
         if not postings:
             return NO_MATCHES
         parts = []
-        for docnums, tfs, reader, offset in postings:
-            scores = self._bm25(q.fieldname, btext, tfs, reader, docnums, doc_frequency) \
-                if scored else np.zeros(len(docnums))
-            if scored and q.boost != 1.0:
-                scores = scores * q.boost
+        for leaf, docnums, tfs in postings:
+            subsearcher, offset = self.leaves[leaf]
+            if scored:
+                scores = self._bm25(q.fieldname, tfs, subsearcher.reader(), docnums, doc_frequency)
+                if q.boost != 1.0:
+                    scores = scores * q.boost
+            else:
+                scores = np.zeros(len(docnums))
             parts.append((docnums + offset, scores))
         if len(parts) == 1:
             return Matches(*parts[0])
         return Matches(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
-    def _bm25(self, fieldname, btext, tf, reader, docnums, doc_frequency) -> np.ndarray:
+    def _postings(self, fieldname: str, btext: bytes):
+        """(the term's document frequency, [(leaf, docnums, term frequencies)] of the segments
+        that have it, without deleted documents), or None for a segment format we do not read."""
+        key = (fieldname, btext)
+        if self.cache is not None:
+            cached = self.cache.get(key)
+            if cached is not None:
+                doc_frequency, postings = cached
+                return doc_frequency, [(leaf, docnums.astype(np.int64), tfs.astype(np.float64))
+                                       for leaf, docnums, tfs in postings]
+        postings = []
+        doc_frequency = 0
+        for leaf, (subsearcher, _) in enumerate(self.leaves):
+            reader = subsearcher.reader()
+            if type(reader) is not SegmentReader or type(reader._terms) is not W3TermsReader:
+                return None
+            try:
+                info = reader._terms.term_info(fieldname, btext)
+            except (KeyError, TermNotFound):
+                continue
+            doc_frequency += info.doc_frequency()
+            docnums, tfs = _read_postings(reader, fieldname, info)
+            deleted = reader.deleted_docs_set
+            if deleted:
+                keep = ~np.isin(docnums, np.fromiter(deleted, dtype=np.int64))
+                docnums, tfs = docnums[keep], tfs[keep]
+            postings.append((leaf, docnums, tfs))
+        if self.cache is not None:
+            self.cache.offer(key, doc_frequency, postings)
+        return doc_frequency, postings
+
+    def _phrase(self, q: Q.Phrase) -> Matches:
+        """Documents with the words at consecutive positions (Whoosh's Phrase with slop 1: a
+        SpanNear2 over the words' Terms), scored as the sum of the words' BM25 scores in
+        make_binary_tree's order. The words' posting lists are intersected as arrays; only the
+        documents having all of them have their positions decoded."""
+        field = self.schema[q.fieldname] if q.fieldname in self.schema else None
+        if field is None or not field.format or not field.format.supports("positions") \
+                or (self.scored and not (field.scorable and self.bm25 is not None)):
+            return self._walk(q)      # Whoosh's own: degrades or raises, or another scorer
+        try:
+            btexts = [field.to_bytes(w) for w in q.words]
+        except ValueError:
+            return NO_MATCHES
+        doc_frequency = dict.fromkeys(btexts, 0)
+        per_leaf = []                 # (leaf, docnums, [term frequencies per word])
+        for leaf, (subsearcher, _) in enumerate(self.leaves):
+            reader = subsearcher.reader()
+            if type(reader) is not SegmentReader or type(reader._terms) is not W3TermsReader:
+                return self._walk(q)
+            infos = {}
+            for btext in doc_frequency:
+                try:
+                    infos[btext] = reader._terms.term_info(q.fieldname, btext)
+                except (KeyError, TermNotFound):
+                    continue
+                doc_frequency[btext] += infos[btext].doc_frequency()    # idf counts every segment
+            if len(infos) < len(doc_frequency):
+                continue
+            read = {btext: _read_postings(reader, q.fieldname, info, values=True) for btext, info in infos.items()}
+            postings = [(infos[btext], *read[btext]) for btext in btexts]
+            docnums, picked = _intersect([p[1] for p in postings])
+            deleted = reader.deleted_docs_set
+            keep = [i for i, d in enumerate(docnums.tolist())
+                    if d not in deleted and _consecutive(field.format, [p[3] for p in postings], picked, i)]
+            if keep:
+                per_leaf.append((leaf, docnums[keep], [p[2][at[keep]] for p, at in zip(postings, picked)]))
+        parts = []
+        for leaf, docnums, tfs in per_leaf:
+            subsearcher, offset = self.leaves[leaf]
+            scores = np.zeros(len(docnums))
+            if self.scored:
+                reader = subsearcher.reader()
+                word_scores = [self._bm25(q.fieldname, tf, reader, docnums, doc_frequency[btext])
+                               for btext, tf in zip(btexts, tfs)]
+                scores = _binary_tree_sum(word_scores)
+                if q.boost != 1.0:
+                    scores = scores * q.boost
+            parts.append((docnums + offset, scores))
+        if not parts:
+            return NO_MATCHES
+        return Matches(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+    def _bm25(self, fieldname, tf, reader, docnums, doc_frequency) -> np.ndarray:
         """whoosh.scoring.BM25FScorer, operation for operation, so that the floats are the same."""
         searcher, weighting = self.searcher, self.bm25
         idf = log(searcher.doc_count_all() / (doc_frequency + 1)) + 1
@@ -209,39 +340,42 @@ class _Evaluator:
         return Matches(np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64))
 
 
-def _read_postings(reader, fieldname: str, info) -> tuple[np.ndarray, np.ndarray]:
+def _read_postings(reader, fieldname: str, info, values: bool = False):
     """A term's (docnums, term frequencies) in one segment.
 
     The posting list is read in one piece and its blocks decoded in memory; W3LeafMatcher reads
     each block's length, header and data with separate small reads (at 100k articles those reads
     and their locking were a third of the decoding time)."""
     if info.is_inlined():
-        ids, weights, _ = info.inlined_postings()
-        return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float32).astype(np.float64)
+        ids, weights, vals = info.inlined_postings()
+        found = np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float32).astype(np.float64)
+        return (*found, list(vals)) if values else found
     offset, length = info.extent()
     if isinstance(length, tuple):     # W3TermInfo.from_bytes keeps struct.unpack's 1-tuple
         length = length[0]
     raw = reader._terms._postfile.get(offset, length)
     if raw[:len(WHOOSH3_HEADER_MAGIC)] != WHOOSH3_HEADER_MAGIC:
-        return _read_postings_by_matcher(reader, fieldname, info)   # Whoosh raises the clear error
+        return _read_postings_by_matcher(reader, fieldname, info, values)   # Whoosh raises the clear error
     stream = io.BytesIO(raw)
     pos = len(WHOOSH3_HEADER_MAGIC)
-    id_parts, tf_parts = [], []
+    id_parts, tf_parts, value_parts = [], [], []
     while True:
         (block_length,) = unpack_int(raw[pos:pos + _INT_SIZE])
         block_end = pos + _INT_SIZE + abs(block_length)
         stream.seek(pos + _INT_SIZE)
         count, _, _, compression, _, _ = pickle.load(stream)       # the block's header
         data = memoryview(raw)[stream.tell():block_end]
-        deltas, weights, _ = pickle.loads(zlib.decompress(data) if compression else data)
+        deltas, weights, block_values = pickle.loads(zlib.decompress(data) if compression else data)
         id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
         tf_parts.append(_weights(weights, count))
+        if values:
+            value_parts.extend(block_values)
         if block_length < 0:          # the last block
             break
         pos = block_end
-    if len(id_parts) == 1:
-        return id_parts[0], tf_parts[0]
-    return np.concatenate(id_parts), np.concatenate(tf_parts)
+    found = (id_parts[0], tf_parts[0]) if len(id_parts) == 1 else \
+        (np.concatenate(id_parts), np.concatenate(tf_parts))
+    return (*found, value_parts) if values else found
 
 
 def _weights(weights, count: int) -> np.ndarray:
@@ -253,18 +387,22 @@ def _weights(weights, count: int) -> np.ndarray:
     return np.asarray(weights, dtype=np.float32).astype(np.float64)
 
 
-def _read_postings_by_matcher(reader, fieldname: str, info) -> tuple[np.ndarray, np.ndarray]:
+def _read_postings_by_matcher(reader, fieldname: str, info, values: bool = False):
     offset, length = info.extent()
     m = W3LeafMatcher(reader._terms._postfile, offset, length, reader.schema[fieldname].format)
-    id_parts, tf_parts = [], []
+    id_parts, tf_parts, value_parts = [], [], []
     while True:
         m._read_data()
         id_parts.append(np.cumsum(np.asarray(m._data[0], dtype=np.int64)))
         tf_parts.append(_weights(m._data[1], len(m._data[0])))
+        if values:
+            m._read_values()
+            value_parts.extend(m._values)
         if m._lastblock:
             break
         m._goto(m._nextoffset)
-    return np.concatenate(id_parts), np.concatenate(tf_parts)
+    found = np.concatenate(id_parts), np.concatenate(tf_parts)
+    return (*found, value_parts) if values else found
 
 
 def _field_lengths(reader, fieldname: str, docnums: np.ndarray) -> np.ndarray:
@@ -276,6 +414,33 @@ def _field_lengths(reader, fieldname: str, docnums: np.ndarray) -> np.ndarray:
         return _LENGTH_OF_BYTE[np.frombuffer(column, dtype=np.uint8)[docnums]]
     return _LENGTH_OF_BYTE[np.fromiter((column[d] for d in docnums.tolist()), dtype=np.uint8,
                                        count=len(docnums))]
+
+
+def _intersect(lists: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(docnums in every list, for each list the indices of those docnums in it)."""
+    common = lists[0]
+    for other in lists[1:]:
+        common = np.intersect1d(common, other, assume_unique=True)
+    return common, [np.searchsorted(docnums, common) for docnums in lists]
+
+
+def _consecutive(fmt, values: list[list], picked: list[np.ndarray], i: int) -> bool:
+    """Do the words occur one right after another in the i-th common document?"""
+    starts = fmt.decode_positions(values[0][picked[0][i]])
+    for k in range(1, len(values)):
+        here = set(fmt.decode_positions(values[k][picked[k][i]]))
+        starts = [s for s in starts if s + k in here]
+        if not starts:
+            return False
+    return True
+
+
+def _binary_tree_sum(parts: list[np.ndarray]) -> np.ndarray:
+    """a + b over make_binary_tree's halves, as IntersectionMatchers add their children."""
+    if len(parts) == 1:
+        return parts[0]
+    half = len(parts) // 2
+    return _binary_tree_sum(parts[:half]) + _binary_tree_sum(parts[half:])
 
 
 def _union_docnums(present: list[Matches], size: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -349,4 +514,4 @@ def _plus_where_present(a: Matches, b: Matches) -> Matches:
     return Matches(a.docnums, scores)
 
 
-__all__ = ["Matches", "NO_MATCHES", "matching_docnums", "score_all"]
+__all__ = ["Matches", "NO_MATCHES", "PostingCache", "matching_docnums", "score_all"]

@@ -23,7 +23,7 @@ from . import store
 from .dense import get_encoder, unavailable_reason
 from .expansion import expansion_query, query_entities
 from .fieldlengths import install_lengths, load_lengths
-from .arrayscore import matching_docnums
+from .arrayscore import PostingCache, matching_docnums
 from .facets import facet_counts, filtered_matches
 from .fusion import reciprocal_rank_fusion, score_weights
 from .query import build_query, constraint_query, field_analyzer, parse_user_query
@@ -76,6 +76,7 @@ class _Generation:
         self._vector_rows: np.ndarray | None = None
         self._docnums_lock = threading.Lock()
         self._lengths = None
+        self.postings = PostingCache()      # long posting lists, decoded (see arrayscore)
         try:
             self.vectors: VectorSet | None = VectorSet.load(self.dir)
             self.vectors_error = None
@@ -180,7 +181,7 @@ class SearchEngine:
     def _lexical_page(self, gen, searcher, compiled, filters, request, response) -> None:
         # The page, the total and the facet counts come from one pass over the matches.
         query = compiled.query
-        found = filtered_matches(searcher, query or Q.Every(), filters)
+        found = filtered_matches(searcher, query or Q.Every(), filters, gen.postings)
         response.facets = facet_counts(searcher, str(gen.dir), found.matches.docnums, found.lang_docs)
         if query is None:
             return
@@ -221,7 +222,7 @@ class SearchEngine:
         lexical: list[tuple[str, float]] = []
         found = None
         if mode == "hybrid" and compiled.query is not None:
-            found = filtered_matches(searcher, compiled.query, filters)
+            found = filtered_matches(searcher, compiled.query, filters, gen.postings)
             ids = gen.id_of(searcher)
             lexical = [(ids[docnum], score) for score, docnum in found.matches.top(depth)]
         min_z = DENSE_MIN_Z if lexical or mode == "dense" else DENSE_ALONE_MIN_Z
@@ -246,7 +247,7 @@ class SearchEngine:
         if isinstance(query, Q.Term) and query.fieldname == "lang":  # the common filter, no index walk
             mask = gen.vectors.language_masks.get(query.text)
             return mask if mask is not None else np.zeros(len(gen.vectors), dtype=bool)
-        rows = gen.vector_row_of(searcher)[matching_docnums(searcher, query)]
+        rows = gen.vector_row_of(searcher)[matching_docnums(searcher, query, gen.postings)]
         mask = np.zeros(len(gen.vectors), dtype=bool)
         mask[rows[rows >= 0]] = True
         return mask
@@ -336,7 +337,7 @@ class SearchEngine:
             if compiled.query is None:
                 return []
             ids = gen.id_of(searcher)
-            matches = filtered_matches(searcher, compiled.query, filters).matches
+            matches = filtered_matches(searcher, compiled.query, filters, gen.postings).matches
             return [(ids[docnum], score) for score, docnum in matches.top(k)]
         ranked, _ = self._ranking(gen, searcher, compiled, filters, mode, max(k, FUSION_DEPTH))
         return ranked[:k]

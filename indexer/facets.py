@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import query as Q
 
-from .arrayscore import Matches, NO_MATCHES, matching_docnums, score_all
+from .arrayscore import Matches, NO_MATCHES, PostingCache, matching_docnums, score_all
 
 FACET_FIELDS = ("lang", "source", "year", "entities")
 SINGLE_VALUED = ("lang", "source", "year")     # sortable columns
@@ -67,11 +67,11 @@ def _filter_parts(filters: Q.Query | None) -> list[Q.Query]:
     return list(filters.subqueries) if isinstance(filters, Q.And) else [filters]
 
 
-def _allowed(searcher, parts: list[Q.Query]) -> np.ndarray | None:
+def _allowed(searcher, parts: list[Q.Query], cache) -> np.ndarray | None:
     """Docnums every part matches (None: no parts, everything is allowed)."""
     allowed = None
     for part in parts:
-        docs = matching_docnums(searcher, part)
+        docs = matching_docnums(searcher, part, cache)
         allowed = docs if allowed is None else np.intersect1d(allowed, docs, assume_unique=True)
     return allowed
 
@@ -82,17 +82,19 @@ class FilteredMatches:
     lang_docs: np.ndarray     # what the language facet counts: allowed by every filter but the language
 
 
-def filtered_matches(searcher, query: Q.Query | None, filters: Q.Query | None) -> FilteredMatches:
+def filtered_matches(searcher, query: Q.Query | None, filters: Q.Query | None,
+                     cache: PostingCache | None = None) -> FilteredMatches:
     """The query's matches under the filters. The language facet ignores a language filter, so
-    the chips still show how many results the other languages have."""
-    everything = score_all(searcher, query) if query is not None else NO_MATCHES
+    the chips still show how many results the other languages have. cache: the index's
+    PostingCache."""
+    everything = score_all(searcher, query, cache) if query is not None else NO_MATCHES
     parts = _filter_parts(filters)
     other = [p for p in parts if getattr(p, "fieldname", None) != "lang"]
     if len(other) == len(parts):
-        matches = everything.restrict(_allowed(searcher, parts))
+        matches = everything.restrict(_allowed(searcher, parts, cache))
         return FilteredMatches(matches, matches.docnums)
-    lang_docs = everything.restrict(_allowed(searcher, other))
-    matches = lang_docs.restrict(_allowed(searcher, [p for p in parts if p not in other]))
+    lang_docs = everything.restrict(_allowed(searcher, other, cache))
+    matches = lang_docs.restrict(_allowed(searcher, [p for p in parts if p not in other], cache))
     return FilteredMatches(matches, lang_docs.docnums)
 
 
