@@ -20,26 +20,18 @@ document by document: slower, never different. It reads whoosh3's term infos and
 blocks directly (whoosh3 is pinned to one version); a segment whose reader does not have
 that shape is walked the Whoosh way too.
 """
-import io
-import pickle
-import threading
-import zlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from math import log
 
 import numpy as np
 from whoosh import query as Q
-from whoosh.codec.whoosh3 import (LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3LeafMatcher, W3TermsReader,
-                                  _lenfield)
+from whoosh.codec.whoosh3 import W3TermsReader
 from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.scoring import BM25F
-from whoosh.system import _INT_SIZE, unpack_int
-from whoosh.util.numeric import byte_to_length
 
 from .minmatch import MinShouldMatch
+from .postings import PostingCache, field_lengths, read_postings
 
-_LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _NO_DOCS = np.zeros(0, dtype=np.int64)
 
 
@@ -86,57 +78,6 @@ def score_all(searcher, query: Q.Query, cache: "PostingCache | None" = None) -> 
 def matching_docnums(searcher, query: Q.Query, cache: "PostingCache | None" = None) -> np.ndarray:
     """Sorted docnums of the documents matching query, unscored (for filters)."""
     return _Evaluator(searcher, scored=False, cache=cache).evaluate(query).docnums
-
-
-class PostingCache:
-    """Decoded long posting lists of one opened index (thread-safe), least recently used out.
-
-    Decoding is most of a query's cost, and most of it goes to the long lists of frequent
-    words, which recur from query to query. Only lists of at least `min_postings` are kept,
-    up to `max_bytes` (8 bytes per posting), so rare terms never push them out.
-    """
-
-    def __init__(self, max_bytes: int = 64 << 20, min_postings: int = 1024):
-        self.max_bytes = max_bytes
-        self.min_postings = min_postings
-        self._entries: OrderedDict = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key):
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return entry[0]
-
-    def offer(self, key, doc_frequency: int, postings: list) -> None:
-        count = sum(len(docnums) for _, docnums, _ in postings)
-        size = 8 * count
-        if count < self.min_postings or size > self.max_bytes:
-            return
-        compact = [(leaf, docnums.astype(np.int32), tfs.astype(np.float32)) for leaf, docnums, tfs in postings]
-        with self._lock:
-            if key in self._entries:
-                return
-            self._entries[key] = ((doc_frequency, compact), size)
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, (_, dropped) = self._entries.popitem(last=False)
-                self._bytes -= dropped
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
-    @property
-    def bytes(self) -> int:
-        return self._bytes
 
 
 class _Evaluator:
@@ -241,7 +182,7 @@ class _Evaluator:
             except (KeyError, TermNotFound):
                 continue
             doc_frequency += info.doc_frequency()
-            docnums, tfs = _read_postings(reader, fieldname, info)
+            docnums, tfs = read_postings(reader, fieldname, info)
             deleted = reader.deleted_docs_set
             if deleted:
                 keep = ~np.isin(docnums, np.fromiter(deleted, dtype=np.int64))
@@ -279,7 +220,7 @@ class _Evaluator:
                 doc_frequency[btext] += infos[btext].doc_frequency()    # idf counts every segment
             if len(infos) < len(doc_frequency):
                 continue
-            read = {btext: _read_postings(reader, q.fieldname, info, values=True) for btext, info in infos.items()}
+            read = {btext: read_postings(reader, q.fieldname, info, values=True) for btext, info in infos.items()}
             postings = [(infos[btext], *read[btext]) for btext in btexts]
             docnums, picked = _intersect([p[1] for p in postings])
             deleted = reader.deleted_docs_set
@@ -310,7 +251,7 @@ class _Evaluator:
         avgfl = searcher.avg_field_length(fieldname) or 1
         B = weighting._field_B.get(fieldname, weighting.B)
         K1 = weighting.K1
-        fl = _field_lengths(reader, fieldname, docnums)
+        fl = field_lengths(reader, fieldname, docnums)
         return idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))
 
     def _every(self, q) -> Matches:
@@ -338,82 +279,6 @@ class _Evaluator:
         if not ids:
             return NO_MATCHES
         return Matches(np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64))
-
-
-def _read_postings(reader, fieldname: str, info, values: bool = False):
-    """A term's (docnums, term frequencies) in one segment.
-
-    The posting list is read in one piece and its blocks decoded in memory; W3LeafMatcher reads
-    each block's length, header and data with separate small reads (at 100k articles those reads
-    and their locking were a third of the decoding time)."""
-    if info.is_inlined():
-        ids, weights, vals = info.inlined_postings()
-        found = np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float32).astype(np.float64)
-        return (*found, list(vals)) if values else found
-    offset, length = info.extent()
-    if isinstance(length, tuple):     # W3TermInfo.from_bytes keeps struct.unpack's 1-tuple
-        length = length[0]
-    raw = reader._terms._postfile.get(offset, length)
-    if raw[:len(WHOOSH3_HEADER_MAGIC)] != WHOOSH3_HEADER_MAGIC:
-        return _read_postings_by_matcher(reader, fieldname, info, values)   # Whoosh raises the clear error
-    stream = io.BytesIO(raw)
-    pos = len(WHOOSH3_HEADER_MAGIC)
-    id_parts, tf_parts, value_parts = [], [], []
-    while True:
-        (block_length,) = unpack_int(raw[pos:pos + _INT_SIZE])
-        block_end = pos + _INT_SIZE + abs(block_length)
-        stream.seek(pos + _INT_SIZE)
-        count, _, _, compression, _, _ = pickle.load(stream)       # the block's header
-        data = memoryview(raw)[stream.tell():block_end]
-        deltas, weights, block_values = pickle.loads(zlib.decompress(data) if compression else data)
-        id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
-        tf_parts.append(_weights(weights, count))
-        if values:
-            value_parts.extend(block_values)
-        if block_length < 0:          # the last block
-            break
-        pos = block_end
-    found = (id_parts[0], tf_parts[0]) if len(id_parts) == 1 else \
-        (np.concatenate(id_parts), np.concatenate(tf_parts))
-    return (*found, value_parts) if values else found
-
-
-def _weights(weights, count: int) -> np.ndarray:
-    """A block's term frequencies as W3LeafMatcher._read_weights gives them, as float64."""
-    if weights is None:
-        return np.ones(count)
-    if isinstance(weights, float):           # one weight for the block, stored as a float32
-        return np.full(count, float(np.float32(weights)))
-    return np.asarray(weights, dtype=np.float32).astype(np.float64)
-
-
-def _read_postings_by_matcher(reader, fieldname: str, info, values: bool = False):
-    offset, length = info.extent()
-    m = W3LeafMatcher(reader._terms._postfile, offset, length, reader.schema[fieldname].format)
-    id_parts, tf_parts, value_parts = [], [], []
-    while True:
-        m._read_data()
-        id_parts.append(np.cumsum(np.asarray(m._data[0], dtype=np.int64)))
-        tf_parts.append(_weights(m._data[1], len(m._data[0])))
-        if values:
-            m._read_values()
-            value_parts.extend(m._values)
-        if m._lastblock:
-            break
-        m._goto(m._nextoffset)
-    found = np.concatenate(id_parts), np.concatenate(tf_parts)
-    return (*found, value_parts) if values else found
-
-
-def _field_lengths(reader, fieldname: str, docnums: np.ndarray) -> np.ndarray:
-    """The lengths BM25 reads for these documents (see fieldlengths.install_lengths)."""
-    column = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-    if column is None:                       # no length column: Whoosh's default of 1
-        return np.ones(len(docnums))
-    if isinstance(column, bytes):
-        return _LENGTH_OF_BYTE[np.frombuffer(column, dtype=np.uint8)[docnums]]
-    return _LENGTH_OF_BYTE[np.fromiter((column[d] for d in docnums.tolist()), dtype=np.uint8,
-                                       count=len(docnums))]
 
 
 def _intersect(lists: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
