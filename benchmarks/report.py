@@ -17,7 +17,8 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
     """(figure, value, target) rows for one run."""
     ix, q = r["indexing"], r["query"]
     out = [
-        ("1. full reindex", f"{ix['index_seconds']:,.1f} s ({ix['articles_per_s']:,.0f} articles/s)", ""),
+        ("1. full reindex", f"{ix['index_seconds']:,.1f} s ({ix['articles_per_s']:,.0f} articles/s)"
+                            + (f", run of {ix['carried_over_from'][:10]}" if ix.get("carried_over_from") else ""), ""),
         ("   tokenization floor (2 cores)", f"{ix['floor']['seconds_on_cores']:,.1f} s", ""),
         ("   reindex / floor", f"{ix['ratio_vs_floor']:.2f}×", "≤ 1.5× at 100k"),
         ("2. search p50 / p95 / p99", f"{q['search']['p50']:.1f} / {q['search']['p95']:.1f} / {q['search']['p99']:.1f} ms", ""),
