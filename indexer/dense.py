@@ -29,25 +29,22 @@ def _mapped_libraries(name: str) -> set[str]:
         return {line.split()[-1] for line in maps if name in line and "/" in line}
 
 
-def _one_thread_for_numerics() -> None:
-    """Run the model's OpenMP regions, and numpy's OpenBLAS calls, made from this thread on
-    this thread alone.
+def _one_thread_for_the_model() -> None:
+    """Run the model's OpenMP regions made from this thread on this thread alone.
 
     The query thread works beside the searcher thread that scores the lexical query. On 2
     cores, one OpenMP thread embedded the query mix in 23.5 ms per query against 35-44 ms
-    with two, and the product of a 260,000-row passage matrix took 47 ms with one OpenBLAS
-    thread against 78 ms with two; extra threads only took the core the searcher was on.
-    Both settings are per calling thread (OpenMP's nthreads-var, OpenBLAS >= 0.3.27's
-    openblas_set_num_threads_local), so the indexer's passage embedding keeps every core.
-    Linux only; elsewhere, or with other libraries, a no-op.
+    with two: the second thread only took the searcher's core. The setting is per calling
+    thread (OpenMP's nthreads-var), so the indexer's passage embedding keeps every core.
+    numpy's OpenBLAS keeps both cores for the product with the passage matrix, which comes
+    after the embedding, when the lexical search is mostly done: at 100k articles (266,664
+    rows) hybrid/lexical p50 was 4.7-4.8x with one BLAS thread and 3.9x with two (two A/B
+    pairs, benchmarks/hybrid.py's measure); at 10k it made no difference.
+    Linux only; elsewhere, or with another OpenMP runtime, a no-op.
     """
     try:
         for path in _mapped_libraries("libgomp"):
             ctypes.CDLL(path).omp_set_num_threads(1)
-        for path in _mapped_libraries("openblas"):
-            setter = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
-            if setter is not None:
-                setter(1)
     except OSError:
         pass
 
@@ -55,7 +52,7 @@ def _one_thread_for_numerics() -> None:
 # Query vectors are computed beside the lexical search; calls are serialized by the lock anyway.
 # The model is loaded (and libgomp mapped) before the first query reaches these threads.
 _QUERY_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="polysearch-dense",
-                                    initializer=_one_thread_for_numerics)
+                                    initializer=_one_thread_for_the_model)
 
 
 class DenseEncoder:
