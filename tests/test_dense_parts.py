@@ -152,6 +152,40 @@ def test_standardized_scores_remove_a_language_offset():
     assert abs(float(z[:n].mean())) < 1e-3 and abs(float(z[n:].mean())) < 1e-3
 
 
+def _standardized_one_language_at_a_time(langs, scores):
+    """The definition, spelled out per language (what VectorSet.standardized computes at once)."""
+    from indexer.vectors import MIN_CENTER_ARTICLES, MIN_LANGUAGE_ARTICLES
+    langs, scores = np.asarray(langs), np.asarray(scores, dtype=np.float64)
+    centered = scores.copy()
+    for lang in set(langs):
+        group = langs == lang
+        center = scores[group].mean() if group.sum() >= MIN_CENTER_ARTICLES else scores.mean()
+        centered[group] -= center
+    out = centered.copy()
+    for lang in set(langs):
+        group = langs == lang
+        spread = centered[group].std() if group.sum() >= MIN_LANGUAGE_ARTICLES else centered.std()
+        out[group] /= spread + 1e-6
+    return out
+
+
+def test_standardized_scores_follow_the_definition_for_large_and_small_languages():
+    # 200 and 50 articles: own mean and spread; 10: own mean, pooled spread; 2 and 1: pooled both.
+    rng = np.random.default_rng(1)
+    sizes = {"th": 200, "zh": 50, "ar": 10, "vi": 2, "lo": 1}
+    langs = [lang for lang, size in sizes.items() for _ in range(size)]
+    rng.shuffle(langs)
+    offset = {"th": 0.3, "zh": 0.1, "ar": 0.0, "vi": -0.2, "lo": 0.5}
+    noise = {"th": 0.02, "zh": 0.1, "ar": 0.05, "vi": 0.05, "lo": 0.05}
+    scores = np.array([offset[lang] + noise[lang] * rng.standard_normal() for lang in langs], dtype=np.float32)
+    vs = VectorSet(model="t", ids=[f"d{i}" for i in range(len(langs))], langs=langs,
+                   hashes=[""] * len(langs), matrix=np.zeros((len(langs), 3), dtype=np.float32))
+    z = vs.standardized(scores)
+    assert z.dtype == np.float32 and z.shape == scores.shape
+    assert np.allclose(z, _standardized_one_language_at_a_time(langs, scores), rtol=1e-5, atol=1e-5)
+    assert len(vs.standardized(np.zeros(0, dtype=np.float32))) == 0
+
+
 def test_counterparts_are_the_same_story_in_other_languages():
     vs = VectorSet(model="t", ids=["en1", "en2", "th1", "th2"], langs=["en", "en", "th", "th"],
                    hashes=["1", "2", "3", "4"],
