@@ -24,7 +24,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks import corpus_gen  # noqa: E402
-from benchmarks.scale import CACHE, OUT_DIR, summary_ms  # noqa: E402
+from benchmarks.scale import CACHE, OUT_DIR, code_version, summary_ms  # noqa: E402
 
 
 def fill_vectors(index_dir: Path, corpus_dir: Path, sample: int) -> dict:
@@ -106,6 +106,7 @@ def main(argv=None) -> None:
     filled = fill_vectors(index_dir, corpus_dir, args.sample)
     result = measure(index_dir, args.rounds)
     result["vectors"] = filled
+    result["commit"] = code_version()
     result["note"] = (f"{filled['sampled_articles']} articles embedded, matrix of {filled['rows']:,} rows "
                       "filled by repetition")
     path = OUT_DIR / f"scale-{n}.json"

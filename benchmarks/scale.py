@@ -41,6 +41,17 @@ PROCS = 2
 CHUNK = 200
 
 
+def code_version() -> str:
+    """The commit measured ("-dirty" with uncommitted changes), for the results' provenance."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO_ROOT, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def percentile(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
@@ -259,6 +270,7 @@ def main(argv=None) -> None:
         result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
                              "platform": platform.platform()}
         result["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        result["commit"] = code_version()
         result["bench_seconds"] = time.perf_counter() - started
         path = OUT_DIR / f"scale-{n}.json"
         path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
