@@ -177,6 +177,8 @@ class _Evaluator:
             reader = subsearcher.reader()
             if type(reader) is not SegmentReader or type(reader._terms) is not W3TermsReader:
                 return None
+            if self.cache is not None and not self.cache.presence(reader).may_have(fieldname, btext):
+                continue
             try:
                 info = reader._terms.term_info(fieldname, btext)
             except (KeyError, TermNotFound):

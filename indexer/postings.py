@@ -18,15 +18,19 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3LeafMat
 from whoosh.system import _INT_SIZE, unpack_int
 from whoosh.util.numeric import byte_to_length
 
+from .termpresence import TermPresence
+
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 
 
 class PostingCache:
-    """Decoded long posting lists of one opened index (thread-safe), least recently used out.
+    """Decoded long posting lists of one opened index (thread-safe), least recently used out,
+    and each segment's TermPresence.
 
     Decoding is most of a query's cost, and most of it goes to the long lists of frequent
     words, which recur from query to query. Only lists of at least `min_postings` are kept,
-    up to `max_bytes` (8 bytes per posting), so rare terms never push them out.
+    up to `max_bytes` (8 bytes per posting), so rare terms never push them out. The presence
+    bitmaps (2 bytes per term) are built on a segment's first lookup and kept with the index.
     """
 
     def __init__(self, max_bytes: int = 64 << 20, min_postings: int = 1024):
@@ -36,6 +40,8 @@ class PostingCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self._presence: dict[str, TermPresence] = {}
+        self._presence_lock = threading.Lock()
 
     def get(self, key):
         with self._lock:
@@ -61,6 +67,17 @@ class PostingCache:
             while self._bytes > self.max_bytes:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self._bytes -= dropped
+
+    def presence(self, reader) -> TermPresence:
+        """The TermPresence of a whoosh3 segment reader of this index."""
+        key = reader.segment().segment_id()
+        found = self._presence.get(key)
+        if found is None:
+            with self._presence_lock:       # one build per segment, however many threads ask
+                found = self._presence.get(key)
+                if found is None:
+                    found = self._presence[key] = TermPresence(reader._terms)
+        return found
 
     def clear(self) -> None:
         with self._lock:

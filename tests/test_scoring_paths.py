@@ -172,6 +172,24 @@ def test_cached_posting_lists_give_the_same_matches(generated_engine):
     assert matching_docnums(searcher, lang, cache).tolist() == matching_docnums(searcher, lang).tolist()
 
 
+def test_term_presence_never_calls_a_present_term_absent(generated_engine):
+    from indexer.termpresence import TermPresence
+
+    searcher = generated_engine.generation.searcher()
+    rng = np.random.default_rng(5)
+    for leaf, _ in searcher.reader().leaf_readers():
+        presence = TermPresence(leaf._terms)
+        terms = list(leaf._terms.terms())
+        assert presence.keys == len(terms) > 1000
+        assert all(presence.may_have(field, btext) for field, btext in terms)
+        fields = sorted({field for field, _ in terms})
+        absent = [(fields[i % len(fields)], rng.bytes(8).hex().encode()) for i in range(2000)]
+        assert not any((field, btext) in leaf._terms for field, btext in absent)
+        passed = sum(presence.may_have(field, btext) for field, btext in absent)
+        assert passed < 0.15 * len(absent)       # ~6% expected at 16 bits per term
+        assert presence.bytes <= 4 * presence.keys + 512
+
+
 def test_posting_cache_keeps_long_lists_within_its_budget():
     from indexer.arrayscore import PostingCache
 
