@@ -82,6 +82,12 @@ def measure(index_dir: Path, mix: list[tuple[str, str]], seconds: int, workers: 
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start (see {log.name})")
             time.sleep(0.5)
+        # Every worker warmed up: wrk's keep-alive connections stay with the worker that accepted
+        # them, and a worker still warming accepts none (3 runs of 6 measured one worker's rate).
+        while Path(log.name).read_text(errors="replace").count("Worker ready") < workers:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server workers did not get ready (see {log.name})")
+            time.sleep(0.5)
         for path in paths[:20]:            # every worker past its warm-up
             _get(base + path)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:

@@ -41,6 +41,14 @@ def warm_up(app) -> None:
             logging.getLogger("polysearch.web").exception("warm-up failed")
 
 
+def warm_worker(app, worker) -> None:
+    """gunicorn's post_worker_init: warm up, then say so in the error log. A load test waits
+    for every worker's line (benchmarks/http_load.py): a client that opens its keep-alive
+    connections while one worker is still warming hands them all to the other, for good."""
+    warm_up(app)
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
+
+
 def _gunicorn_available() -> bool:
     if os.name != "posix":
         return False
@@ -64,7 +72,7 @@ def run_gunicorn(app, host: str, port: int, workers: int, threads: int, access_l
                 "accesslog": "-" if access_log else None, "errorlog": "-",
                 "preload_app": False, "proc_name": "polysearch",
                 "control_socket_disable": True,
-                "post_worker_init": lambda worker: warm_up(app),
+                "post_worker_init": lambda worker: warm_worker(app, worker),
             }
             for key, value in settings.items():
                 if key in self.cfg.settings:     # control_socket_* only exist in newer gunicorn
