@@ -145,6 +145,20 @@ def test_filters_are_unscored_sets(generated_engine):
     assert len(everything) < searcher.doc_count_all()     # the deleted ones are not matches
 
 
+def test_facet_columns_hold_each_live_documents_stored_value(generated_engine):
+    from indexer.facets import SINGLE_VALUED, FacetColumns
+
+    searcher = generated_engine.generation.searcher()
+    reader = searcher.reader()
+    columns = FacetColumns(searcher)
+    live = [d for d in range(reader.doc_count_all()) if not reader.is_deleted(d)]
+    assert len(live) < reader.doc_count_all()            # a segment has deleted documents
+    for name in SINGLE_VALUED:
+        values, codes = columns.single[name]
+        assert len(values) > 2 and len(codes) == reader.doc_count_all()
+        assert [values[codes[d]] for d in live] == [reader.stored_fields(d).get(name, "") for d in live], name
+
+
 def test_top_orders_by_score_then_docnum():
     from indexer.arrayscore import Matches
 
