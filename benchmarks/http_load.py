@@ -88,7 +88,7 @@ def measure(index_dir: Path, mix: list[tuple[str, str]], seconds: int, workers: 
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server workers did not get ready (see {log.name})")
             time.sleep(0.5)
-        for path in paths[:20]:            # every worker past its warm-up
+        for path in paths[:20]:            # a few queries of the mix before the timed load
             _get(base + path)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(_lua_script(paths))

@@ -25,8 +25,8 @@ class FacetColumns:
         self.doc_count = reader.doc_count_all()
         # name → (values, docnum → index in values); code 0 is "" (no value, or a deleted
         # document). Read from the posting list of each of the field's few values: iterating
-        # the sortable column value by value took 2 s at 100,000 articles, the first search of
-        # every new generation paid it.
+        # the sortable column value by value made the whole build 1.1-1.3 s instead of 0.4 s
+        # at 100,000 articles, paid by the first search of every new generation.
         self.single: dict[str, tuple[list, np.ndarray]] = {}
         for name in SINGLE_VALUED:
             values = [""] + [_text(v) for v in reader.field_terms(name)]
