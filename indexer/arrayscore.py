@@ -310,12 +310,27 @@ def _binary_tree_sum(parts: list[np.ndarray]) -> np.ndarray:
     return _binary_tree_sum(parts[:half]) + _binary_tree_sum(parts[half:])
 
 
+def sorted_union(arrays: list[np.ndarray]) -> np.ndarray:
+    """The sorted distinct values of int arrays: a sort and one comparison. numpy 2's np.unique
+    (and np.union1d) hash first: 744 against 54 µs for four lists of 1,500 docnums."""
+    if not arrays:
+        return _NO_DOCS
+    merged = np.concatenate(arrays) if len(arrays) > 1 else np.array(arrays[0])
+    merged.sort()
+    if len(merged) < 2:
+        return merged
+    keep = np.empty(len(merged), dtype=bool)
+    keep[0] = True
+    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    return merged[keep]
+
+
 def _union_docnums(present: list[Matches], size: int) -> tuple[np.ndarray, np.ndarray | None]:
     """(sorted docnums matched by any, None) or, when they are many, (a mask over all `size`
-    docnums, the positions of a dense accumulator): np.unique's sort was a tenth of the time at
-    100k articles, flatnonzero over a mask is linear."""
+    docnums, the positions of a dense accumulator): a sort was a tenth of the time at 100k
+    articles, flatnonzero over a mask is linear."""
     if sum(len(c) for c in present) * 16 < size:
-        return np.unique(np.concatenate([c.docnums for c in present])), None
+        return sorted_union([c.docnums for c in present]), None
     mask = np.zeros(size, dtype=bool)
     for c in present:
         mask[c.docnums] = True
@@ -381,4 +396,4 @@ def _plus_where_present(a: Matches, b: Matches) -> Matches:
     return Matches(a.docnums, scores)
 
 
-__all__ = ["Matches", "NO_MATCHES", "PostingCache", "matching_docnums", "score_all"]
+__all__ = ["Matches", "NO_MATCHES", "PostingCache", "matching_docnums", "score_all", "sorted_union"]

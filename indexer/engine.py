@@ -23,7 +23,7 @@ from . import store
 from .dense import get_encoder, unavailable_reason
 from .expansion import expansion_query, query_entities
 from .fieldlengths import install_lengths, load_lengths
-from .arrayscore import PostingCache, matching_docnums
+from .arrayscore import PostingCache, matching_docnums, sorted_union
 from .facets import facet_counts, filtered_matches
 from .fusion import reciprocal_rank_fusion, score_weights
 from .query import build_query, constraint_query, field_analyzer, parse_user_query
@@ -201,7 +201,7 @@ class SearchEngine:
         matched = found.matches.docnums if found is not None else dense_docs[:0]
         lang_docs = found.lang_docs if found is not None else dense_docs[:0]
         response.facets = facet_counts(searcher, str(gen.dir), matched, lang_docs, dense_docs)
-        response.total = len(np.union1d(matched, dense_docs))
+        response.total = len(sorted_union([matched, dense_docs]))
         terms = self._highlight_terms(compiled)
         for doc_id, score in ranked[(request.page - 1) * request.size: request.page * request.size]:
             docnum = docnum_of.get(doc_id)

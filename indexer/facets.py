@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import query as Q
 
-from .arrayscore import Matches, NO_MATCHES, PostingCache, matching_docnums, score_all
+from .arrayscore import Matches, NO_MATCHES, PostingCache, matching_docnums, score_all, sorted_union
 
 FACET_FIELDS = ("lang", "source", "year", "entities")
 SINGLE_VALUED = ("lang", "source", "year")     # sortable columns
@@ -109,8 +109,8 @@ def facet_counts(searcher, key: str, matched: np.ndarray, lang_docs: np.ndarray,
     the language facet over lang_docs plus `also`."""
     cols = columns_for(key, searcher)
     if also is not None and len(also):
-        matched = np.union1d(matched, also)
-        lang_docs = np.union1d(lang_docs, also)
+        matched = sorted_union([matched, also])
+        lang_docs = sorted_union([lang_docs, also])
     facets = {}
     for name in SINGLE_VALUED:
         values, column = cols.single[name]

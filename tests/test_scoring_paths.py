@@ -159,6 +159,20 @@ def test_facet_columns_hold_each_live_documents_stored_value(generated_engine):
         assert [values[codes[d]] for d in live] == [reader.stored_fields(d).get(name, "") for d in live], name
 
 
+def test_sorted_union_is_the_sorted_distinct_docnums():
+    from indexer.arrayscore import sorted_union
+
+    rng = np.random.default_rng(3)
+    for sizes in ([], [0], [5], [0, 0], [3, 0, 7], [1500, 1500, 40, 1]):
+        arrays = [np.sort(rng.choice(5000, n, replace=False)).astype(np.int64) for n in sizes]
+        expected = np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, dtype=np.int64)
+        got = sorted_union(arrays)
+        assert got.tolist() == expected.tolist() and got.dtype == np.int64
+    one = np.array([1, 2, 3])
+    sorted_union([one])[0] = 99
+    assert one[0] == 1                                     # never the caller's array
+
+
 def test_top_orders_by_score_then_docnum():
     from indexer.arrayscore import Matches
 
