@@ -115,7 +115,8 @@ class VectorSet:
     @property
     def language_masks(self) -> dict[str, np.ndarray]:
         if self._language_masks is None:
-            self._language_masks = {lang: self.article_langs == lang for lang in set(self.article_langs)}
+            names, codes, _ = self._language_groups
+            self._language_masks = {lang: codes == n for n, lang in enumerate(names)}
         return self._language_masks
 
     def query_scores(self, query_vector: np.ndarray, standardize: bool = False) -> np.ndarray:
