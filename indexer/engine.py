@@ -410,7 +410,7 @@ class SearchEngine:
         encoder = get_encoder()
         if encoder is None:
             return {"available": False, "reason": unavailable_reason()}
-        return {"available": True, "reason": None, "model": gen.vectors.model,
+        return {"available": True, "reason": None, "model": gen.vectors.model, "engine": encoder.engine,
                 "articles": len(gen.vectors), "passages": len(gen.vectors.ids)}
 
 

