@@ -17,11 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+import indexer  # noqa: E402,F401  (its OpenBLAS setting must come before numpy loads)
+import numpy as np  # noqa: E402
 
 from benchmarks import corpus_gen  # noqa: E402
 from benchmarks.scale import CACHE, OUT_DIR, code_version, summary_ms  # noqa: E402

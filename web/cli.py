@@ -16,6 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("PYTHAINLP_READ_ONLY", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # see indexer/__init__.py
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO_ROOT / "corpus"
