@@ -8,7 +8,7 @@ generation and switches to it; each thread keeps its own Whoosh searcher.
 """
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time as dtime
 from pathlib import Path
 
@@ -194,7 +194,21 @@ class SearchEngine:
     def _fused_page(self, gen, searcher, compiled, filters, request, response) -> None:
         """Dense or hybrid: fuse, then count the facets of everything either list matched."""
         depth = max(FUSION_DEPTH, request.page * request.size)
-        ranked, found = self._ranking(gen, searcher, compiled, filters, response.mode, depth)
+        first, last = (request.page - 1) * request.size, request.page * request.size
+        terms = self._highlight_terms(compiled)
+        ready: dict[int, Hit] = {}      # docnum -> hit made while the model ran (score set later)
+
+        def make_likely_hits(lexical_top, pending) -> None:
+            # The query is still being embedded on the other core and this one would wait: make
+            # the hits (snippets are most of a page's cost) of the lexical ranks of this page,
+            # which the fused page mostly shares, until the vector is ready.
+            for _, docnum in lexical_top[first:last]:
+                if pending.done():
+                    return
+                ready[docnum] = self._hit(searcher.stored_fields(docnum), 0.0, terms)
+
+        ranked, found = self._ranking(gen, searcher, compiled, filters, response.mode, depth,
+                                      while_embedding=make_likely_hits)
         docnum_of = gen.docnum_of(searcher)
         dense_docs = np.array(sorted({docnum_of[doc_id] for doc_id, _ in ranked if doc_id in docnum_of}),
                               dtype=np.int64)
@@ -202,18 +216,20 @@ class SearchEngine:
         lang_docs = found.lang_docs if found is not None else dense_docs[:0]
         response.facets = facet_counts(searcher, str(gen.dir), matched, lang_docs, dense_docs)
         response.total = len(sorted_union([matched, dense_docs]))
-        terms = self._highlight_terms(compiled)
-        for doc_id, score in ranked[(request.page - 1) * request.size: request.page * request.size]:
+        for doc_id, score in ranked[first:last]:
             docnum = docnum_of.get(doc_id)
-            if docnum is not None:
+            if docnum in ready:
+                response.results.append(replace(ready[docnum], score=round(float(score), 4)))
+            elif docnum is not None:
                 response.results.append(self._hit(searcher.stored_fields(docnum), score, terms))
 
-    def _ranking(self, gen, searcher, compiled, filters, mode, depth):
+    def _ranking(self, gen, searcher, compiled, filters, mode, depth, while_embedding=None):
         """(fused [(id, score)], the lexical matches under the filters or None).
 
         The query vector, and every article's dense score, are computed on another thread while
         the lexical query is scored (the model's C code and numpy run without the GIL), so
-        hybrid costs max(lexical, dense), not the sum.
+        hybrid costs max(lexical, dense), not the sum. while_embedding(lexical top [(score,
+        docnum)], the pending dense future) is called between the two, if there is a lexical list.
         """
         # The caller's mode is dense or hybrid only when the vectors and the model are there.
         vectors = gen.vectors
@@ -224,7 +240,10 @@ class SearchEngine:
         if mode == "hybrid" and compiled.query is not None:
             found = filtered_matches(searcher, compiled.query, filters, gen.postings)
             ids = gen.id_of(searcher)
-            lexical = [(ids[docnum], score) for score, docnum in found.matches.top(depth)]
+            top = found.matches.top(depth)
+            lexical = [(ids[docnum], score) for score, docnum in top]
+            if while_embedding is not None:
+                while_embedding(top, pending)
         min_z = DENSE_MIN_Z if lexical or mode == "dense" else DENSE_ALONE_MIN_Z
         dense = self._dense(gen, searcher, compiled, filters, pending, FUSION_DEPTH, min_z)
         if mode == "dense":

@@ -95,6 +95,36 @@ def test_hybrid_total_and_pages_are_consistent(engine):
     assert engine.search(SearchRequest("Laos education", size=2, page=page)).results == []
 
 
+def test_hybrid_hits_made_while_embedding_are_the_hits_made_after(engine, monkeypatch):
+    """A hybrid page makes the hits of its lexical ranks while the model embeds the query (with
+    a placeholder score); the page must show exactly the hits it would make afterwards."""
+    made_early = []
+    make_hit = SearchEngine._hit
+
+    def recording_hit(self, fields, score, terms):
+        hit = make_hit(self, fields, score, terms)
+        if score == 0.0:
+            made_early.append(hit.id)
+        return hit
+
+    monkeypatch.setattr(SearchEngine, "_hit", recording_hit)
+    monkeypatch.setattr(engine.cache, "enabled", False)
+    encoder = get_encoder()
+    shown = []
+    for query in ("Laos education", "cảng Hải Phòng", "老挝 教育 代表团", "ميناء هاي فونغ", "ข้าว ส่งออก"):
+        for page in (1, 2):
+            encoder._queries.clear()        # the model runs, so there is a wait to use
+            response = engine.search(SearchRequest(query, size=3, page=page))
+            assert response.mode == "hybrid"
+            terms = engine._highlight_terms(engine._compile(query))
+            searcher = engine.generation.searcher()
+            docnum_of = engine.generation.docnum_of(searcher)
+            for hit in response.results:
+                assert hit == make_hit(engine, searcher.stored_fields(docnum_of[hit.id]), hit.score, terms)
+                shown.append(hit.id)
+    assert set(made_early) & set(shown)
+
+
 def test_retrieve_matches_search_order(engine):
     ranked = [doc for doc, _ in engine.retrieve("Quang Ninh Lao delegation", k=5, mode="hybrid")]
     shown = [h.id for h in engine.search(SearchRequest("Quang Ninh Lao delegation", size=5)).results]
