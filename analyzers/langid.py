@@ -119,8 +119,24 @@ _ASCII_WORD = regex.compile(r"[A-Za-z]+")
 
 def script_profile(text: str) -> dict[str, int]:
     """Letters (and combining marks) per Unicode script, e.g. {"Thai": 12, "Latin": 9}."""
-    text = unicodedata.normalize("NFC", text)
-    return dict(Counter(m.lastgroup for m in _SCRIPT_LETTER.finditer(text)))
+    # Counted per distinct character, each looked up once per process: a regex match per
+    # letter took 4.8 ms of a 3,000-character article's 10 ms language identification.
+    profile: dict[str, int] = {}
+    for char, count in Counter(unicodedata.normalize("NFC", text)).items():
+        script = _SCRIPT_OF.get(char, _UNSEEN)
+        if script is _UNSEEN:
+            match = _SCRIPT_LETTER.fullmatch(char)
+            script = match.lastgroup if match else None
+            if len(_SCRIPT_OF) < _SCRIPT_OF_MAX:   # bounded: queries may hold any characters
+                _SCRIPT_OF[char] = script
+        if script is not None:
+            profile[script] = profile.get(script, 0) + count
+    return profile
+
+
+_SCRIPT_OF: dict[str, str | None] = {}   # character -> its script in _SCRIPTS (None: not a letter of one)
+_SCRIPT_OF_MAX = 50_000
+_UNSEEN = object()
 
 
 def detect_language(text: str, candidates: Iterable[str] | None = None) -> str:

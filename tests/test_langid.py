@@ -123,6 +123,20 @@ def test_candidates_restrict_the_answer():
     assert detect_language("hello world", candidates={"xx"}) == "und"
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
+       | st.lists(st.sampled_from(["ข่าว", "Hà Nội", "東京の", "مدينة", "Москва", "ế", "e\u0301", "한국", " ", "7", "ـ"]),
+                  max_size=12).map("".join))
+def test_script_profile_counts_what_a_match_per_letter_counts(text):
+    from collections import Counter
+    import unicodedata
+
+    from analyzers.langid import _SCRIPT_LETTER
+
+    expected = Counter(m.lastgroup for m in _SCRIPT_LETTER.finditer(unicodedata.normalize("NFC", text)))
+    assert script_profile(text) == dict(expected)
+
+
 def test_script_profile_counts_letters_per_script():
     profile = script_profile("ข่าว Nenetskiy 2024!")
     assert profile == {"Thai": 4, "Latin": 9}  # ข ่ า ว: the tone mark is counted with its script
