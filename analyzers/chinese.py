@@ -6,18 +6,10 @@ full-width forms to half-width one character for one, so offsets still point
 into the original text.
 """
 import logging
-import os
 
+from .cachedir import cache_dir
 from .normalize import fold_width_same_length, to_simplified_same_length
 from .tokens import LazyShared, SpanTokenizer, TextMapFilter, is_wordlike
-
-
-def cache_dir() -> str:
-    """Directory the app owns for jieba's dictionary cache (POLYSEARCH_CACHE_DIR)."""
-    default = os.path.join(os.path.expanduser("~"), ".cache", "polysearch")
-    path = os.environ.get("POLYSEARCH_CACHE_DIR", default)
-    os.makedirs(path, exist_ok=True)
-    return path
 
 
 def _load_jieba():

