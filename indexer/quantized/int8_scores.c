@@ -1,0 +1,72 @@
+/* Scores of int8 rows against an int16 query: out[r] = scale[r] * sum_i codes[r][i] * query[i],
+ * and the largest score of each group of consecutive rows (an article's passages).
+ *
+ * The sums are exact integers (|code| <= 127, |query| <= 32767: a dimension of up to 16,384
+ * fits an int32), so the result is the same on every path; only the last product rounds.
+ * Four rows share each load of the query; rows are split across `threads` OpenMP threads.
+ */
+#include <stdint.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+static inline int32_t hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 16 codes widened to int16, multiplied by 16 query values, summed in pairs: 8 int32. */
+static inline __m256i madd16(const int8_t *codes, __m256i query) {
+    return _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)codes)), query);
+}
+#endif
+
+static int32_t dot_scalar(const int8_t *codes, const int16_t *query, long from, long dim) {
+    int32_t total = 0;
+    for (long i = from; i < dim; i++) total += (int32_t)codes[i] * query[i];
+    return total;
+}
+
+void ps_int8_scores(const int8_t *codes, const float *scale, long rows, long dim,
+                    const int16_t *query, float *out, int threads) {
+    long groups = rows / 4;
+#if defined(__AVX2__)
+    long vec_dim = dim - dim % 16;
+#else
+    long vec_dim = 0;
+#endif
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (long g = 0; g < groups; g++) {
+        const int8_t *r0 = codes + 4 * g * dim, *r1 = r0 + dim, *r2 = r1 + dim, *r3 = r2 + dim;
+        int32_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+#if defined(__AVX2__)
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+        for (long i = 0; i < vec_dim; i += 16) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(query + i));
+            a0 = _mm256_add_epi32(a0, madd16(r0 + i, q));
+            a1 = _mm256_add_epi32(a1, madd16(r1 + i, q));
+            a2 = _mm256_add_epi32(a2, madd16(r2 + i, q));
+            a3 = _mm256_add_epi32(a3, madd16(r3 + i, q));
+        }
+        t0 = hsum_epi32(a0); t1 = hsum_epi32(a1); t2 = hsum_epi32(a2); t3 = hsum_epi32(a3);
+#endif
+        t0 += dot_scalar(r0, query, vec_dim, dim); t1 += dot_scalar(r1, query, vec_dim, dim);
+        t2 += dot_scalar(r2, query, vec_dim, dim); t3 += dot_scalar(r3, query, vec_dim, dim);
+        long r = 4 * g;
+        out[r] = scale[r] * (float)t0;         out[r + 1] = scale[r + 1] * (float)t1;
+        out[r + 2] = scale[r + 2] * (float)t2; out[r + 3] = scale[r + 3] * (float)t3;
+    }
+    for (long r = 4 * groups; r < rows; r++)
+        out[r] = scale[r] * (float)dot_scalar(codes + r * dim, query, 0, dim);
+}
+
+/* out[a] = max of x[starts[a] .. starts[a + 1]) (the last group ends at rows); groups not empty. */
+void ps_segment_max(const float *x, const int64_t *starts, long groups, long rows, float *out) {
+    for (long a = 0; a < groups; a++) {
+        long end = a + 1 < groups ? starts[a + 1] : rows;
+        float best = x[starts[a]];
+        for (long r = starts[a] + 1; r < end; r++) best = x[r] > best ? x[r] : best;
+        out[a] = best;
+    }
+}

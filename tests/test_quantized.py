@@ -1,0 +1,182 @@
+"""The int8 passage matrix (indexer/quantized) and dense search on it (indexer/vectors.py).
+
+The builds are real (gcc) and checked bit for bit against numpy; speed is measured by
+benchmarks/hybrid.py, not here.
+"""
+import shutil
+
+import numpy as np
+import pytest
+
+from indexer import quantized
+from indexer.vectors import CODES, RESCORE_SIGMAS, SCALES, VectorSet
+
+needs_compiler = pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None,
+                                    reason="no C compiler here")
+LANGS = ["th", "zh", "ar", "vi", "en"]
+
+
+def _vectors(articles, dim=384, seed=0):
+    """Unit rows sharing a common direction (like e5's: cosines of unrelated texts ~0.8), 1-4
+    passages per article, five languages."""
+    rng = np.random.default_rng(seed)
+    ids, langs = [], []
+    for a in range(articles):
+        n = int(rng.integers(1, 5))
+        ids += [f"d{a}"] * n
+        langs += [LANGS[a % len(LANGS)]] * n
+    matrix = rng.standard_normal((len(ids), dim)).astype(np.float32) + 0.6
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    return ids, langs, matrix
+
+
+def _queries(matrix, n, seed=1):
+    rng = np.random.default_rng(seed)
+    q = matrix[rng.integers(len(matrix), size=n)] + 0.5 * rng.standard_normal((n, matrix.shape[1]))
+    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def scorer(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("int8")
+    stale = directory / "int8-scores-0000000000000000.so"
+    stale.write_bytes(b"an older build")
+    path, built = quantized.build(directory)
+    assert built and path.is_file() and not stale.exists()
+    assert quantized.build(directory) == (path, False)
+    return quantized.load_scorer(directory)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    ids, langs, matrix = _vectors(3000)
+    directory = tmp_path_factory.mktemp("gen")
+    VectorSet(model="m", ids=ids, langs=langs, hashes=[""] * len(ids), matrix=matrix).save(directory)
+    return directory, VectorSet(model="m", ids=ids, langs=langs, hashes=[""] * len(ids), matrix=matrix)
+
+
+def test_quantize_keeps_every_component_within_half_a_step():
+    _, _, matrix = _vectors(200, dim=50)
+    matrix[3] = 0.0                                   # a zero row must not divide by zero
+    codes, scales = quantized.quantize(matrix, chunk_rows=64)
+    assert codes.dtype == np.int8 and scales.dtype == np.float32
+    assert np.abs(codes.astype(int)).max() <= quantized.CODE_MAX
+    error = np.abs(codes * scales[:, None] - matrix)
+    assert (error <= scales[:, None] / 2 * (1 + 1e-5)).all()
+    assert not codes[3].any()
+    whole = quantized.quantize(matrix)
+    assert np.array_equal(whole[0], codes) and np.array_equal(whole[1], scales)
+    assert (quantized.quantize(-matrix)[0] == -codes).all()      # symmetric
+
+
+@needs_compiler
+@pytest.mark.parametrize("rows,dim", [(0, 384), (5, 384), (6, 37), (quantized.PARALLEL_ROWS + 3, 64)])
+def test_kernel_equals_numpy_bit_for_bit(scorer, rows, dim):
+    rng = np.random.default_rng(rows + dim)
+    codes = rng.integers(-127, 128, size=(rows, dim), dtype=np.int8)
+    scales = rng.random(rows, dtype=np.float32)
+    query = rng.standard_normal(dim).astype(np.float32)
+    got = scorer.scores(codes, scales, query)
+    assert np.array_equal(got, quantized.reference_scores(codes, scales, query))
+    if rows:
+        starts = np.flatnonzero(np.r_[True, rng.random(rows - 1) < 0.3])
+        assert np.array_equal(scorer.group_max(got, starts), np.maximum.reduceat(got, starts))
+    with pytest.raises(ValueError):
+        scorer.scores(codes, scales, query[:-1])
+
+
+@needs_compiler
+def test_errors_stay_well_inside_the_rescoring_margin(scorer):
+    _, _, matrix = _vectors(2000)
+    codes, scales = quantized.quantize(matrix)
+    worst = 0.0
+    for query in _queries(matrix, 50):
+        error = scorer.scores(codes, scales, query) - matrix.astype(np.float64) @ query
+        worst = max(worst, float(np.abs(error / (scales * quantized.error_sigma(query))).max()))
+    # ~270,000 errors of a normal distribution reach ~5 standard deviations; the margin is 7.
+    assert 1.0 < worst < RESCORE_SIGMAS - 1
+
+
+@needs_compiler
+def test_a_kernel_that_disagrees_with_numpy_is_not_installed(tmp_path, monkeypatch):
+    wrong = tmp_path / "int8_scores.c"
+    wrong.write_text(quantized.SOURCE.read_text().replace("total += (int32_t)codes[i] * query[i];",
+                                                         "total += (int32_t)codes[i] * query[i] + 1;"))
+    monkeypatch.setattr(quantized, "SOURCE", wrong)
+    with pytest.raises(quantized.BuildError, match="failed its check"):
+        quantized.build(tmp_path / "lib")
+    assert not list((tmp_path / "lib").glob("*.so"))
+
+
+@pytest.mark.parametrize("compiler", ["/nonexistent/cc", "false"])
+def test_install_step_without_a_working_compiler_warns_and_search_uses_float32(
+        compiler, tmp_path, monkeypatch, capsys, saved):
+    from indexer.quantized.__main__ import main
+
+    monkeypatch.setenv("POLYSEARCH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", compiler)
+    assert main([]) == 0
+    assert "float32 product will be used" in capsys.readouterr().err
+    assert main(["--strict"]) == 1
+    assert quantized.load_scorer() is None
+    directory, in_memory = saved
+    loaded = VectorSet.load(directory)
+    query = _queries(in_memory.matrix, 1)[0]
+    assert loaded.query_scores(query, standardize=True).margin is None
+    assert loaded.nearest(query, 20, standardize=True) == in_memory.nearest(query, 20, standardize=True)
+
+
+@needs_compiler
+def test_dense_top_from_int8_rows_is_the_float32_top(scorer, saved, monkeypatch):
+    monkeypatch.setattr(quantized, "load_scorer", lambda directory=None: scorer)
+    directory, exact = saved
+    assert (directory / CODES).is_file() and (directory / SCALES).is_file()
+    fast = VectorSet.load(directory)
+    assert fast.codes is not None and exact.codes is None
+    rng = np.random.default_rng(5)
+    for n, query in enumerate(_queries(exact.matrix, 30)):
+        allowed = rng.random(len(exact)) < 0.3 if n % 3 == 0 else None
+        # Raw cosines: the same articles in the same order, with the float32 scores.
+        got, want = fast.nearest(query, 50, allowed), exact.nearest(query, 50, allowed)
+        assert [d for d, _ in got] == [d for d, _ in want]
+        assert np.allclose([s for _, s in got], [s for _, s in want], rtol=0, atol=1e-6)
+        # z-scores: the per-language mean and spread come from the int8 scores, so near-ties
+        # may swap, by a few thousandths of a standard deviation at most.
+        got = fast.nearest(query, 50, allowed, standardize=True)
+        want = dict(exact.nearest(query, 60, allowed, standardize=True))
+        assert all(doc in want and abs(z - want[doc]) < 0.01 for doc, z in got)
+        assert [z for _, z in got] == sorted((z for _, z in got), reverse=True)
+
+
+@needs_compiler
+def test_the_margin_decides_which_articles_are_rescored(scorer, saved, monkeypatch):
+    # With no margin, only the approximate top is rescored: the order can then differ from
+    # the float32 one, which is what the margin is for (this checks the test above can fail).
+    monkeypatch.setattr(quantized, "load_scorer", lambda directory=None: scorer)
+    directory, exact = saved
+    fast = VectorSet.load(directory)
+    differ = 0
+    for query in _queries(exact.matrix, 30, seed=9):
+        scores = fast.query_scores(query)
+        scores.margin = np.zeros_like(scores.margin)
+        differ += fast.top(scores, 50) != exact.nearest(query, 50)
+    assert differ > 0
+
+
+def test_generations_without_int8_rows_load_and_mismatched_ones_are_refused(saved, tmp_path):
+    directory, in_memory = saved
+    for name in ("vectors.npy", "vectors.json"):
+        shutil.copy(directory / name, tmp_path / name)
+    old = VectorSet.load(tmp_path)
+    assert old.codes is None and old.query_scores(in_memory.matrix[0]).margin is None
+    np.save(tmp_path / CODES, np.zeros((3, in_memory.dim), dtype=np.int8))
+    np.save(tmp_path / SCALES, np.ones(3, dtype=np.float32))
+    with pytest.raises(ValueError, match="does not match"):
+        VectorSet.load(tmp_path)
+
+
+def test_off_switch_uses_the_float32_product(saved, monkeypatch):
+    monkeypatch.setenv("POLYSEARCH_INT8_SCORES", "off")
+    directory, _ = saved
+    assert quantized.load_scorer() is None
+    assert VectorSet.load(directory).query_scores(np.ones(384, dtype=np.float32) / 384 ** 0.5).margin is None
