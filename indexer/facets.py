@@ -34,11 +34,32 @@ class FacetColumns:
             for code in range(1, len(values)):
                 column[matching_docnums(searcher, Q.Term(name, values[code]))] = code
             self.single[name] = (values, column)
-        # The entity facet is multi-valued: one (entity code, docnum) pair per tagged article.
+        # The entity facet is multi-valued: one (entity code, docnum) pair per tagged article,
+        # also kept grouped by document (entity_starts[d]:entity_starts[d + 1] into
+        # entity_by_doc), so a query's counts read only its matches' entities: 3.3 → 0.3 ms for
+        # 3,313 matches among 839,160 pairs at 100,000 articles.
         self.entity_names = [_text(e) for e in reader.field_terms("entities")]
         docs = [matching_docnums(searcher, Q.Term("entities", e)) for e in self.entity_names]
         self.entity_codes = np.repeat(np.arange(len(docs), dtype=np.int32), [len(d) for d in docs])
         self.entity_docs = np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64)
+        by_doc = np.argsort(self.entity_docs, kind="stable")
+        self.entity_by_doc = self.entity_codes[by_doc]
+        self.entity_starts = np.zeros(self.doc_count + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.entity_docs, minlength=self.doc_count), out=self.entity_starts[1:])
+
+    def entity_counts(self, docs: np.ndarray) -> np.ndarray:
+        """How many of docs (distinct docnums) carry each entity."""
+        starts, ends = self.entity_starts[docs], self.entity_starts[np.asarray(docs) + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        if total * 2 > len(self.entity_docs):   # most pairs: one pass over all of them is cheaper
+            in_docs = np.zeros(self.doc_count, dtype=bool)
+            in_docs[docs] = True
+            codes = self.entity_codes[in_docs[self.entity_docs]]
+        else:
+            first = np.cumsum(lengths) - lengths
+            codes = self.entity_by_doc[np.repeat(starts - first, lengths) + np.arange(total)]
+        return np.bincount(codes, minlength=len(self.entity_names))
 
 
 def _text(term) -> str:
@@ -116,8 +137,5 @@ def facet_counts(searcher, key: str, matched: np.ndarray, lang_docs: np.ndarray,
         values, column = cols.single[name]
         docs = lang_docs if name == "lang" else matched
         facets[name] = _counts(values, np.bincount(column[docs], minlength=len(values)))
-    in_matched = np.zeros(cols.doc_count, dtype=bool)
-    in_matched[matched] = True
-    codes = cols.entity_codes[in_matched[cols.entity_docs]]
-    facets["entities"] = _counts(cols.entity_names, np.bincount(codes, minlength=len(cols.entity_names)))
+    facets["entities"] = _counts(cols.entity_names, cols.entity_counts(matched))
     return facets

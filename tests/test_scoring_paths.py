@@ -159,6 +159,26 @@ def test_facet_columns_hold_each_live_documents_stored_value(generated_engine):
         assert [values[codes[d]] for d in live] == [reader.stored_fields(d).get(name, "") for d in live], name
 
 
+def test_entity_counts_are_those_of_each_documents_stored_entities(generated_engine):
+    from collections import Counter
+
+    from indexer.facets import FacetColumns
+
+    searcher = generated_engine.generation.searcher()
+    reader = searcher.reader()
+    columns = FacetColumns(searcher)
+    live = np.array([d for d in range(reader.doc_count_all()) if not reader.is_deleted(d)])
+    stored = {int(d): set(filter(None, reader.stored_fields(int(d)).get("entities", "").split(","))) for d in live}
+    rng = np.random.default_rng(5)
+    # Small sets read their documents' entities; most of the index takes the one-pass path.
+    for size in (0, 1, 12, len(live) // 3, len(live)):
+        docs = np.sort(rng.choice(live, size, replace=False))
+        expected = Counter(e for d in docs for e in stored[int(d)])
+        counts = columns.entity_counts(docs)
+        assert {columns.entity_names[i]: int(c) for i, c in enumerate(counts) if c} == dict(expected)
+    assert sum(len(e) for e in stored.values()) > 100
+
+
 def test_sorted_union_is_the_sorted_distinct_docnums():
     from indexer.arrayscore import sorted_union
 
