@@ -233,8 +233,10 @@ class SearchEngine:
         """
         # The caller's mode is dense or hybrid only when the vectors and the model are there.
         vectors = gen.vectors
-        pending = get_encoder().query_later(
-            compiled.dense_text, then=lambda vector: vectors.query_scores(vector, standardize=True))
+        # The other thread embeds and takes the product with the passage matrix (C and BLAS,
+        # without the GIL); the rest is numpy on small arrays, which holds the GIL, and runs here
+        # (_dense): on that thread it waited for the GIL while this one made hits.
+        pending = get_encoder().query_later(compiled.dense_text, then=vectors.cosines)
         lexical: list[tuple[str, float]] = []
         found = None
         if mode == "hybrid" and compiled.query is not None:
@@ -257,7 +259,7 @@ class SearchEngine:
         allowed = None
         if restriction:
             allowed = self._allowed(gen, searcher, Q.And(restriction) if len(restriction) > 1 else restriction[0])
-        hits = gen.vectors.top(pending.result(), k, allowed=allowed)
+        hits = gen.vectors.top(gen.vectors.standardize(pending.result()), k, allowed=allowed)
         return [(doc_id, score) for doc_id, score in hits if score >= min_z]
 
     @staticmethod

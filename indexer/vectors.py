@@ -175,19 +175,28 @@ class VectorSet:
         """Every article's score for the query: cosine of its best passage, or with standardize
         its per-language z-score (see standardized). From the int8 rows when it can (see the
         module's docstring); top() makes the ones it returns exact."""
+        scores = self.cosines(query_vector)
+        return self.standardize(scores) if standardize else scores
+
+    def cosines(self, query_vector: np.ndarray) -> "QueryScores":
+        """query_scores without standardizing: the matrix product and each article's best
+        passage, all in C or BLAS, which run without the GIL: the part worth a second thread."""
         scorer = self._scorer()
         if scorer is None:
-            scores, margin = self.article_scores(query_vector), None
-        else:
-            scores, sigma = self.approximate_article_scores(query_vector, scorer)
-            margin = RESCORE_SIGMAS * sigma
-        if not standardize or not len(scores):
-            return QueryScores(np.asarray(scores, dtype=np.float32), query_vector, 0.0, 1.0, margin)
+            return QueryScores(self.article_scores(query_vector), query_vector, 0.0, 1.0, None)
+        scores, sigma = self.approximate_article_scores(query_vector, scorer)
+        return QueryScores(scores, query_vector, 0.0, 1.0, RESCORE_SIGMAS * sigma)
+
+    def standardize(self, cosines: "QueryScores") -> "QueryScores":
+        """Per-language z-scores of cosines (see standardized)."""
+        scores, margin = cosines.values, cosines.margin
+        if not len(scores):
+            return cosines
         center, spread = self.standardization(scores)
         values = ((scores - center) / spread).astype(np.float32)
         if margin is not None:   # plus the float32 rounding of values and of their rescaling
             margin = margin / spread + 4 * np.finfo(np.float32).eps * (np.abs(values) + 1)
-        return QueryScores(values, query_vector, center, spread, margin)
+        return QueryScores(values, cosines.query, center, spread, margin)
 
     def top(self, scores: "QueryScores | np.ndarray", k: int, allowed=None) -> list[tuple[str, float]]:
         """Top-k (article id, score) of query_scores; allowed (a boolean mask over the
