@@ -23,8 +23,8 @@ from . import store
 from .dense import get_encoder, unavailable_reason
 from .expansion import expansion_query, query_entities
 from .fieldlengths import install_lengths, load_lengths
-from .arrayscore import PostingCache, matching_docnums, sorted_union
-from .facets import facet_counts, filtered_matches
+from .arrayscore import PostingCache, matching_docnums
+from .facets import FacetTally, facet_counts, filtered_matches
 from .fusion import reciprocal_rank_fusion, score_weights
 from .query import build_query, constraint_query, field_analyzer, parse_user_query
 from .query_cache import QueryCache
@@ -197,25 +197,28 @@ class SearchEngine:
         first, last = (request.page - 1) * request.size, request.page * request.size
         terms = self._highlight_terms(compiled)
         ready: dict[int, Hit] = {}      # docnum -> hit made while the model ran (score set later)
+        tally: list[FacetTally] = []
 
-        def make_likely_hits(lexical_top, pending) -> None:
-            # The query is still being embedded on the other core and this one would wait: make
-            # the hits (snippets are most of a page's cost) of the lexical ranks of this page,
-            # which the fused page mostly shares, until the vector is ready.
+        def while_embedding(found, lexical_top, pending) -> None:
+            # The query is still being embedded on the other core and this one would wait: count
+            # the lexical matches' facets (needed whatever the fused page holds), then make the
+            # hits (snippets are most of a page's cost) of the lexical ranks of this page, which
+            # the fused page mostly shares, until the vector is ready.
+            tally.append(FacetTally(searcher, str(gen.dir), found.matches.docnums, found.lang_docs))
             for _, docnum in lexical_top[first:last]:
                 if pending.done():
                     return
                 ready[docnum] = self._hit(searcher.stored_fields(docnum), 0.0, terms)
 
         ranked, found = self._ranking(gen, searcher, compiled, filters, response.mode, depth,
-                                      while_embedding=make_likely_hits)
+                                      while_embedding=while_embedding)
         docnum_of = gen.docnum_of(searcher)
         dense_docs = np.array(sorted({docnum_of[doc_id] for doc_id, _ in ranked if doc_id in docnum_of}),
                               dtype=np.int64)
-        matched = found.matches.docnums if found is not None else dense_docs[:0]
-        lang_docs = found.lang_docs if found is not None else dense_docs[:0]
-        response.facets = facet_counts(searcher, str(gen.dir), matched, lang_docs, dense_docs)
-        response.total = len(sorted_union([matched, dense_docs]))
+        if not tally:                   # dense mode: no lexical matches
+            tally.append(FacetTally(searcher, str(gen.dir), dense_docs[:0], dense_docs[:0]))
+        tally[0].add(dense_docs)
+        response.facets, response.total = tally[0].facets(), tally[0].total
         for doc_id, score in ranked[first:last]:
             docnum = docnum_of.get(doc_id)
             if docnum in ready:
@@ -228,8 +231,9 @@ class SearchEngine:
 
         The query vector, and every article's dense score, are computed on another thread while
         the lexical query is scored (the model's C code and numpy run without the GIL), so
-        hybrid costs max(lexical, dense), not the sum. while_embedding(lexical top [(score,
-        docnum)], the pending dense future) is called between the two, if there is a lexical list.
+        hybrid costs max(lexical, dense), not the sum. while_embedding(the lexical matches,
+        their top [(score, docnum)], the pending dense future) is called between the two, if
+        there is a lexical list.
         """
         # The caller's mode is dense or hybrid only when the vectors and the model are there.
         vectors = gen.vectors
@@ -245,7 +249,7 @@ class SearchEngine:
             top = found.matches.top(depth)
             lexical = [(ids[docnum], score) for score, docnum in top]
             if while_embedding is not None:
-                while_embedding(top, pending)
+                while_embedding(found, top, pending)
         min_z = DENSE_MIN_Z if lexical or mode == "dense" else DENSE_ALONE_MIN_Z
         dense = self._dense(gen, searcher, compiled, filters, pending, FUSION_DEPTH, min_z)
         if mode == "dense":

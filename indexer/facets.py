@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import query as Q
 
-from .arrayscore import Matches, NO_MATCHES, PostingCache, matching_docnums, score_all, sorted_union
+from .arrayscore import Matches, NO_MATCHES, PostingCache, matching_docnums, score_all
 
 FACET_FIELDS = ("lang", "source", "year", "entities")
 SINGLE_VALUED = ("lang", "source", "year")     # sortable columns
@@ -124,18 +124,50 @@ def _counts(values: list, counts: np.ndarray) -> dict:
     return dict(sorted(found, key=lambda kv: (-kv[1], str(kv[0]))))
 
 
+class FacetTally:
+    """Raw facet counts that can be extended: a hybrid search counts its lexical matches while
+    the model embeds the query, then adds the dense candidates the matches did not have."""
+
+    def __init__(self, searcher, key: str, matched: np.ndarray, lang_docs: np.ndarray):
+        self.cols = columns_for(key, searcher)
+        self.matched, self.lang_docs = matched, lang_docs
+        self.counts = {name: self._single(name, lang_docs if name == "lang" else matched)
+                       for name in SINGLE_VALUED}
+        self.counts["entities"] = self.cols.entity_counts(matched)
+        self.total = len(matched)
+
+    def _single(self, name: str, docs: np.ndarray) -> np.ndarray:
+        values, column = self.cols.single[name]
+        return np.bincount(column[docs], minlength=len(values))
+
+    def add(self, docs: np.ndarray) -> None:
+        """Count docs too (sorted distinct docnums), those already counted once."""
+        new, new_lang = _missing(docs, self.matched), _missing(docs, self.lang_docs)
+        for name in SINGLE_VALUED:
+            self.counts[name] = self.counts[name] + self._single(name, new_lang if name == "lang" else new)
+        self.counts["entities"] = self.counts["entities"] + self.cols.entity_counts(new)
+        self.total += len(new)
+
+    def facets(self) -> dict:
+        """{facet: {value: count}}, most frequent first."""
+        named = {name: _counts(self.cols.single[name][0], self.counts[name]) for name in SINGLE_VALUED}
+        named["entities"] = _counts(self.cols.entity_names, self.counts["entities"])
+        return named
+
+
+def _missing(docs: np.ndarray, sorted_docs: np.ndarray) -> np.ndarray:
+    """The docs not in sorted_docs (both sorted and distinct)."""
+    if not len(sorted_docs):
+        return docs
+    at = np.minimum(np.searchsorted(sorted_docs, docs), len(sorted_docs) - 1)
+    return docs[sorted_docs[at] != docs]
+
+
 def facet_counts(searcher, key: str, matched: np.ndarray, lang_docs: np.ndarray,
                  also: np.ndarray | None = None) -> dict:
     """{facet: {value: count}} over the matched docnums plus `also` (say, dense candidates);
     the language facet over lang_docs plus `also`."""
-    cols = columns_for(key, searcher)
+    tally = FacetTally(searcher, key, matched, lang_docs)
     if also is not None and len(also):
-        matched = sorted_union([matched, also])
-        lang_docs = sorted_union([lang_docs, also])
-    facets = {}
-    for name in SINGLE_VALUED:
-        values, column = cols.single[name]
-        docs = lang_docs if name == "lang" else matched
-        facets[name] = _counts(values, np.bincount(column[docs], minlength=len(values)))
-    facets["entities"] = _counts(cols.entity_names, cols.entity_counts(matched))
-    return facets
+        tally.add(also)
+    return tally.facets()

@@ -179,6 +179,27 @@ def test_entity_counts_are_those_of_each_documents_stored_entities(generated_eng
     assert sum(len(e) for e in stored.values()) > 100
 
 
+def test_facet_tally_with_added_documents_counts_the_union_once(generated_engine):
+    # A hybrid page counts its lexical matches early and adds the dense candidates later; the
+    # result must be the counts of the union, each document once.
+    from indexer.facets import FacetTally, facet_counts
+
+    gen = generated_engine.generation
+    searcher = gen.searcher()
+    reader = searcher.reader()
+    live = np.array([d for d in range(reader.doc_count_all()) if not reader.is_deleted(d)])
+    rng = np.random.default_rng(8)
+    for matched_size, extra_size in ((0, 0), (0, 20), (40, 0), (60, 30), (len(live) // 2, 100)):
+        lang_docs = np.sort(rng.choice(live, matched_size + 15, replace=False))
+        matched = np.sort(rng.choice(lang_docs, matched_size, replace=False))
+        extra = np.sort(rng.choice(live, extra_size, replace=False))
+        tally = FacetTally(searcher, str(gen.dir), matched, lang_docs)
+        tally.add(extra)
+        union = np.union1d(matched, extra)
+        assert tally.facets() == facet_counts(searcher, str(gen.dir), union, np.union1d(lang_docs, extra))
+        assert tally.total == len(union)
+
+
 def test_sorted_union_is_the_sorted_distinct_docnums():
     from indexer.arrayscore import sorted_union
 
