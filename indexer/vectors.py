@@ -103,6 +103,13 @@ class VectorSet:
             return np.zeros(0, dtype=np.float32)
         return np.maximum.reduceat(self.matrix @ query_vector, self.starts)
 
+    @property
+    def scoring(self) -> str:
+        """How a query scores these rows (reported by /api/health)."""
+        if self._scorer() is not None:
+            return "int8 rows, top rescored from float32"
+        return "float32 product"
+
     def _scorer(self):
         """The int8 scorer, when these rows have codes and it is built; else None."""
         return quantized.load_scorer() if self.codes is not None and len(self.ids) else None

