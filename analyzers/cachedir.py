@@ -1,6 +1,6 @@
 """The directory polysearch owns for caches: POLYSEARCH_CACHE_DIR, else ~/.cache/polysearch.
 
-jieba's dictionary cache and the compiled query-model engine (indexer/e5kernel) live here."""
+jieba's dictionary cache and the compiled C libraries (indexer/e5kernel, indexer/quantized) live here."""
 import os
 
 
