@@ -240,7 +240,10 @@ def build_index(corpus_dir, index_dir=None, rebuild: bool = False, progress: boo
         changed_ids = {a.id for a, _ in to_index} | set(removed)
         summary.deleted = len(removed)
 
-        if base and not summary.changed and not unchanged:
+        # A generation written before the int8 copy of its vectors existed (indexer/quantized)
+        # gets a new generation with one, its segments linked and its rows reused.
+        without_int8 = base_vectors is not None and base_vectors.codes is None and len(base_vectors) > 0
+        if base and not summary.changed and not unchanged and not without_int8:
             summary.generation = base
             summary.documents = len(old_hashes)
             summary.langs = store.read_manifest(store.generation_dir(root, base)).get("langs", {})

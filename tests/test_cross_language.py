@@ -194,6 +194,28 @@ def test_index_without_vectors_says_why(tmp_path, monkeypatch):
     assert engine.search(SearchRequest("drought")).mode == "lexical"
 
 
+def test_reindex_adds_the_int8_rows_to_an_index_written_without_them(tmp_path):
+    # Indexes written before the int8 copy of the vectors existed: the next `polysearch index`
+    # (make serve runs it) publishes a generation with one, without embedding anything again.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(PARALLEL / "stories.jsonl", corpus / "stories.jsonl")
+    root = tmp_path / "ix"
+    build_index(corpus, root)
+    old = store.current_generation(root)
+    for name in ("vectors.int8.npy", "vectors.scales.npy"):
+        (store.generation_dir(root, old) / name).unlink()
+    assert SearchEngine(root).generation.vectors.codes is None
+
+    summary = build_index(corpus, root)
+    new = store.current_generation(root)
+    assert new != old and summary.unchanged == 15 and not summary.changed
+    assert summary.vectors.embedded == 0 and summary.vectors.articles == 15
+    fresh = SearchEngine(root).generation.vectors
+    assert fresh.codes is not None and fresh.codes.shape == fresh.matrix.shape
+    assert build_index(corpus, root).generation == new      # and then it is a no-op again
+
+
 def test_incremental_reindex_embeds_only_what_changed(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
