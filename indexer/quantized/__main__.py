@@ -4,20 +4,14 @@ Without a compiler, or if the build fails its check, dense search still works on
 product: this prints why and exits 0 (1 with --strict)."""
 import sys
 
-from . import BuildError, build, describe, disabled
+from ..cbuild import install_step
+from . import build, describe, disabled
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if disabled():
-        print("int8 scorer: disabled by POLYSEARCH_INT8_SCORES; the float32 product is used")
-        return 0
-    try:
-        print(describe(build()))
-    except (BuildError, OSError) as exc:
-        print(f"warning: int8 scorer not built, the float32 product will be used: {exc}", file=sys.stderr)
-        return 1 if "--strict" in argv else 0
-    return 0
+    return install_step(argv, lambda: describe(build()), "POLYSEARCH_INT8_SCORES" if disabled() else None,
+                        "the float32 product will be used")
 
 
 if __name__ == "__main__":
