@@ -66,6 +66,7 @@ wrk:
 bench: install $(VENV)/.bench-installed wrk
 	$(BIN)/python benchmarks/analyzers.py
 	$(BIN)/python benchmarks/embed_engine.py
+	$(BIN)/python benchmarks/dense_scoring.py
 	$(BIN)/python benchmarks/scale.py --articles $(BENCH_ARTICLES)
 
 # Quality on the development set (../shared/eval): monolingual MRR@10 etc. per mode, then the

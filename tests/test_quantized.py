@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from indexer import quantized
-from indexer.vectors import CODES, RESCORE_SIGMAS, SCALES, VectorSet
+from indexer.vectors import CODES, MIN_CENTER_ARTICLES, MIN_LANGUAGE_ARTICLES, RESCORE_SIGMAS, SCALES, VectorSet
 
 needs_compiler = pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None,
                                     reason="no C compiler here")
@@ -83,6 +83,29 @@ def test_kernel_equals_numpy_bit_for_bit(scorer, rows, dim):
         assert np.array_equal(scorer.group_max(got, starts), np.maximum.reduceat(got, starts))
     with pytest.raises(ValueError):
         scorer.scores(codes, scales, query[:-1])
+
+
+@needs_compiler
+def test_standardization_in_c_is_numpys(scorer):
+    # Languages too small for their own mean (< 3) or spread (< 30) take the collection's.
+    rng = np.random.default_rng(4)
+    sizes = {"xx": 1, "yy": 2, "zz": 5, "th": 40, "en": 700}
+    langs = [lang for lang, n in sizes.items() for _ in range(n)]
+    rng.shuffle(langs)
+    scores = (rng.standard_normal(len(langs)) * 0.04 + 0.8 + 0.1 * np.isin(langs, ["th"])).astype(np.float32)
+    vectors = VectorSet(model="m", ids=[f"d{i}" for i in range(len(langs))], langs=langs,
+                        hashes=[""] * len(langs), matrix=np.zeros((len(langs), 4), dtype=np.float32))
+    names, codes, _ = vectors._language_groups
+    margin = rng.random(len(langs)).astype(np.float32) * 0.01
+    z, z_margin, center, spread = scorer.standardize(scores, codes, len(names), MIN_CENTER_ARTICLES,
+                                                     MIN_LANGUAGE_ARTICLES, margin, 1.0)
+    assert np.allclose(z, vectors.standardized(scores), rtol=1e-5, atol=1e-5)
+    c, s = vectors.standardization(scores)
+    assert np.allclose(center[codes], c) and np.allclose(spread[codes], s)
+    small = np.isin(langs, ["xx", "yy", "zz"])
+    assert len(set(spread[codes][small])) == 1 and len(set(center[codes][np.isin(langs, ["xx", "yy"])])) == 1
+    assert np.allclose(z_margin, margin / spread[codes], rtol=1e-5, atol=1e-5)
+    assert (z_margin >= margin / spread[codes]).all()
 
 
 @needs_compiler

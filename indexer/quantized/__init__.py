@@ -92,6 +92,11 @@ class Int8Scorer:
         self._max = library.ps_segment_max
         self._max.restype = None
         self._max.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long, ctypes.c_void_p]
+        self._standardize = library.ps_standardize
+        self._standardize.restype = None
+        self._standardize.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long,
+                                      ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_double,
+                                      ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         self.threads = max(1, min(os.cpu_count() or 1, 4))
 
     def scores(self, codes: np.ndarray, scales: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -107,6 +112,29 @@ class Int8Scorer:
                      self.threads if rows >= PARALLEL_ROWS else 1)
         out *= np.float32(t)
         return out
+
+    def standardize(self, scores: np.ndarray, codes: np.ndarray, groups: int, min_center: int,
+                    min_spread: int, sigma: np.ndarray | None = None, sigmas: float = 0.0):
+        """Per-group z-scores of scores (see ps_standardize in int8_scores.c; VectorSet.standardization
+        is the same in numpy): (z float32, margin float32 or None, center and spread per group).
+        2.6 → 0.3 ms for 100,000 articles, 32 → 3 ms for 1M."""
+        scores = np.ascontiguousarray(scores, dtype=np.float32)
+        codes = np.ascontiguousarray(codes, dtype=np.int64)
+        n = len(scores)
+        if len(codes) != n or (sigma is not None and len(sigma) != n) or (n and codes.max() >= groups):
+            raise ValueError("scores, codes and sigma must have one value per article")
+        z = np.empty(n, dtype=np.float32)
+        center, spread = np.zeros(groups), np.ones(groups)
+        margin = None
+        if sigma is not None:
+            sigma = np.ascontiguousarray(sigma, dtype=np.float32)
+            margin = np.empty(n, dtype=np.float32)
+        if n:
+            self._standardize(scores.ctypes.data, codes.ctypes.data, n, groups, min_center, min_spread,
+                              None if sigma is None else sigma.ctypes.data, sigmas,
+                              center.ctypes.data, spread.ctypes.data, z.ctypes.data,
+                              None if margin is None else margin.ctypes.data)
+        return z, margin, center, spread
 
     def group_max(self, scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """np.maximum.reduceat(scores, starts) for increasing starts from 0 (3.4 ms → 0.3 ms
@@ -126,6 +154,25 @@ def reference_scores(codes: np.ndarray, scales: np.ndarray, query: np.ndarray) -
     k, t = query_codes(query)
     sums = codes.astype(np.int64) @ k.astype(np.int64)
     return (scales * sums.astype(np.float32)) * np.float32(t)
+
+
+def group_standardization(scores, codes: np.ndarray, groups: int, min_center: int,
+                          min_spread: int) -> tuple[np.ndarray, np.ndarray]:
+    """(center, spread) per article for z = (score - center) / spread, in numpy: a group's
+    center is its mean when it has min_center members (else the mean of all), its spread its
+    standard deviation around that when it has min_spread (else that of all the centered
+    scores), plus 1e-6. One bincount pass per statistic (a masked copy per group per
+    statistic took 16 ms at 100,000 articles, this 2-3 ms); Int8Scorer.standardize computes the
+    same in C in 0.3 ms (VectorSet.standardized says why per language)."""
+    x = np.asarray(scores, dtype=np.float64)
+    counts = np.bincount(codes, minlength=groups)
+    per = np.maximum(counts, 1)
+    center = np.where(counts >= min_center, np.bincount(codes, weights=x, minlength=groups) / per, x.mean())[codes]
+    centered = x - center
+    dev = centered - (np.bincount(codes, weights=centered, minlength=groups) / per)[codes]
+    stds = np.sqrt(np.bincount(codes, weights=dev * dev, minlength=groups) / per) + 1e-6
+    stds = np.where(counts >= min_spread, stds, centered.std() + 1e-6)
+    return center, stds[codes]
 
 
 def library_dir() -> Path:
@@ -165,7 +212,7 @@ def load_scorer(directory: Path | None = None) -> Int8Scorer | None:
 _CHECK_SCRIPT = r"""
 import sys
 import numpy as np
-from indexer.quantized import Int8Scorer, reference_scores, PARALLEL_ROWS
+from indexer.quantized import Int8Scorer, reference_scores, group_standardization, PARALLEL_ROWS
 scorer = Int8Scorer(sys.argv[1])
 rng = np.random.default_rng(7)
 for rows, dim in ((0, 384), (1, 384), (7, 384), (13, 37), (PARALLEL_ROWS + 5, 384), (9, 1000)):
@@ -179,6 +226,14 @@ for rows, dim in ((0, 384), (1, 384), (7, 384), (13, 37), (PARALLEL_ROWS + 5, 38
         starts = np.flatnonzero(np.r_[True, rng.random(rows - 1) < 0.4])
         if not np.array_equal(scorer.group_max(want, starts), np.maximum.reduceat(want, starts)):
             sys.exit(f"rows={rows}: group maxima differ from numpy")
+for n, groups in ((1, 1), (50, 3), (5000, 6)):
+    x = (rng.standard_normal(n) * 0.05 + 0.8).astype(np.float32)
+    codes = rng.integers(0, groups, size=n) if n > 1 else np.zeros(1, dtype=np.int64)
+    z, _, center, spread = scorer.standardize(x, codes, groups, 3, 30)
+    c, s = group_standardization(x, codes, groups, 3, 30)
+    want = ((x - c) / s).astype(np.float32)
+    if not np.allclose(z, want, rtol=1e-5, atol=1e-5):
+        sys.exit(f"n={n}: z-scores differ from numpy by {np.abs(z - want).max()}")
 print("ok")
 """
 

@@ -70,3 +70,41 @@ void ps_segment_max(const float *x, const int64_t *starts, long groups, long row
         out[a] = best;
     }
 }
+
+/* Per-language z-scores of one score per article (VectorSet.standardize, in four passes
+ * instead of numpy's dozen): a language's center is its mean when it has min_center articles
+ * (else the mean of all), its spread its standard deviation around that when it has min_spread
+ * (else the standard deviation of all the centered scores), plus 1e-6. z = (x - center) /
+ * spread. With sigma, margin[a] = sigmas * sigma[a] / spread + 4 FLT_EPSILON (|z| + 1): the
+ * rescoring margin on the z scale, plus the float32 rounding of z. center and spread out per
+ * language; codes[a] in [0, nlang). */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+void ps_standardize(const float *x, const int64_t *codes, long n, long nlang,
+                    long min_center, long min_spread, const float *sigma, double sigmas,
+                    double *center, double *spread, float *z, float *margin) {
+    double *sum = calloc(3 * (size_t)nlang, sizeof(double)), *csum = sum + nlang, *sq = csum + nlang;
+    long *count = calloc((size_t)nlang, sizeof(long));
+    if (!sum || !count || n <= 0) { free(sum); free(count); return; }
+    double total = 0, ctotal = 0, gsq = 0;
+    for (long a = 0; a < n; a++) { sum[codes[a]] += x[a]; count[codes[a]]++; total += x[a]; }
+    for (long l = 0; l < nlang; l++)
+        center[l] = count[l] >= min_center ? sum[l] / (count[l] ? count[l] : 1) : total / n;
+    for (long a = 0; a < n; a++) { double c = x[a] - center[codes[a]]; csum[codes[a]] += c; ctotal += c; }
+    double cmean = ctotal / n;
+    for (long a = 0; a < n; a++) {
+        long l = codes[a];
+        double c = x[a] - center[l], d = c - csum[l] / (count[l] ? count[l] : 1), g = c - cmean;
+        sq[l] += d * d; gsq += g * g;
+    }
+    for (long l = 0; l < nlang; l++)
+        spread[l] = count[l] >= min_spread ? sqrt(sq[l] / (count[l] ? count[l] : 1)) + 1e-6 : sqrt(gsq / n) + 1e-6;
+    for (long a = 0; a < n; a++) {
+        long l = codes[a];
+        float v = (float)((x[a] - center[l]) / spread[l]);
+        z[a] = v;
+        if (margin) margin[a] = (float)(sigmas * sigma[a] / spread[l] + 4.0 * FLT_EPSILON * (fabs(v) + 1.0));
+    }
+    free(sum); free(count);
+}
