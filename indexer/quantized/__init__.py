@@ -4,6 +4,8 @@
     scorer = load_scorer()                      # None without the build (python -m indexer.quantized)
     approx = scorer.scores(codes, scales, q)    # float32 (rows,) ≈ matrix @ q
     approx - matrix @ q                         # ~ normal, std scales * error_sigma(q)
+    scorer.group_max(approx, starts)            # each article's best passage
+    scorer.standardize(...)                     # per-language z-scores (group_standardization in C)
 
 Why: a dense query is one product with every passage vector. At 100,000 articles (266,664
 passages × 384 float32) that streams 410 MB per query, ~22 ms on 2 cores here, more than all of
