@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import query as Q
 
-from .arrayscore import Matches, NO_MATCHES, PostingCache, matching_docnums, score_all
+from .arrayscore import Matches, NO_MATCHES, PostingCache, concatenated_ranges, matching_docnums, score_all
 
 FACET_FIELDS = ("lang", "source", "year", "entities")
 SINGLE_VALUED = ("lang", "source", "year")     # sortable columns
@@ -50,15 +50,12 @@ class FacetColumns:
     def entity_counts(self, docs: np.ndarray) -> np.ndarray:
         """How many of docs (distinct docnums) carry each entity."""
         starts, ends = self.entity_starts[docs], self.entity_starts[np.asarray(docs) + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        if total * 2 > len(self.entity_docs):   # most pairs: one pass over all of them is cheaper
+        if int((ends - starts).sum()) * 2 > len(self.entity_docs):   # most pairs: one pass is cheaper
             in_docs = np.zeros(self.doc_count, dtype=bool)
             in_docs[docs] = True
             codes = self.entity_codes[in_docs[self.entity_docs]]
         else:
-            first = np.cumsum(lengths) - lengths
-            codes = self.entity_by_doc[np.repeat(starts - first, lengths) + np.arange(total)]
+            codes = self.entity_by_doc[concatenated_ranges(starts, ends)[0]]
         return np.bincount(codes, minlength=len(self.entity_names))
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import quantized
+from .arrayscore import concatenated_ranges
 
 MATRIX = "vectors.npy"
 META = "vectors.json"
@@ -126,9 +127,7 @@ class VectorSet:
         """article_scores for the given articles only, from their float32 rows."""
         if not len(articles):
             return np.zeros(0, dtype=np.float32)
-        lengths = self.ends[articles] - self.starts[articles]
-        first = np.cumsum(lengths) - lengths
-        rows = np.repeat(self.starts[articles] - first, lengths) + np.arange(lengths.sum())
+        rows, first = concatenated_ranges(self.starts[articles], self.ends[articles])
         return np.maximum.reduceat(np.asarray(self.matrix[rows]) @ query_vector, first)
 
     def standardized(self, scores: np.ndarray) -> np.ndarray:
