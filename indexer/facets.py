@@ -160,11 +160,6 @@ def _missing(docs: np.ndarray, sorted_docs: np.ndarray) -> np.ndarray:
     return docs[sorted_docs[at] != docs]
 
 
-def facet_counts(searcher, key: str, matched: np.ndarray, lang_docs: np.ndarray,
-                 also: np.ndarray | None = None) -> dict:
-    """{facet: {value: count}} over the matched docnums plus `also` (say, dense candidates);
-    the language facet over lang_docs plus `also`."""
-    tally = FacetTally(searcher, key, matched, lang_docs)
-    if also is not None and len(also):
-        tally.add(also)
-    return tally.facets()
+def facet_counts(searcher, key: str, matched: np.ndarray, lang_docs: np.ndarray) -> dict:
+    """{facet: {value: count}} over the matched docnums; the language facet over lang_docs."""
+    return FacetTally(searcher, key, matched, lang_docs).facets()

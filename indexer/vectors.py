@@ -149,8 +149,9 @@ class VectorSet:
     def standardization(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(center, spread) per article for standardized(): z = (score - center) / spread."""
         names, codes, _ = self._language_groups
-        return quantized.group_standardization(scores, codes, len(names), MIN_CENTER_ARTICLES,
-                                               MIN_LANGUAGE_ARTICLES)
+        center, spread = quantized.group_standardization(scores, codes, len(names), MIN_CENTER_ARTICLES,
+                                                         MIN_LANGUAGE_ARTICLES)
+        return center[codes], spread[codes]
 
     @property
     def _language_groups(self) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -189,28 +190,29 @@ class VectorSet:
         scores, margin = cosines.values, cosines.margin
         if not len(scores):
             return cosines
+        names, codes, _ = self._language_groups
         kernels = quantized.load_scorer()
         if kernels is not None:
-            names, codes, _ = self._language_groups
             values, margin, center, spread = kernels.standardize(
-                scores, codes, len(names), MIN_CENTER_ARTICLES, MIN_LANGUAGE_ARTICLES, margin, 1.0)
+                scores, codes, len(names), MIN_CENTER_ARTICLES, MIN_LANGUAGE_ARTICLES, margin)
             return QueryScores(values, cosines.query, center, spread, margin, groups=codes)
-        center, spread = self.standardization(scores)
-        values = ((scores - center) / spread).astype(np.float32)
+        center, spread = quantized.group_standardization(scores, codes, len(names), MIN_CENTER_ARTICLES,
+                                                         MIN_LANGUAGE_ARTICLES)
+        values = ((scores - center[codes]) / spread[codes]).astype(np.float32)
         if margin is not None:   # plus the float32 rounding of values and of their rescaling
-            margin = margin / spread + 4 * np.finfo(np.float32).eps * (np.abs(values) + 1)
-        return QueryScores(values, cosines.query, center, spread, margin)
+            margin = margin / spread[codes] + 4 * np.finfo(np.float32).eps * (np.abs(values) + 1)
+        return QueryScores(values, cosines.query, center, spread, margin, groups=codes)
 
-    def top(self, scores: "QueryScores | np.ndarray", k: int, allowed=None) -> list[tuple[str, float]]:
+    def top(self, scores: "QueryScores", k: int, allowed=None) -> list[tuple[str, float]]:
         """Top-k (article id, score) of query_scores; allowed (a boolean mask over the
         articles) may restrict them."""
-        values = scores.values if isinstance(scores, QueryScores) else scores
+        values = scores.values
         if allowed is not None:
             values = np.where(allowed, values, -np.inf)
         k = min(k, int(np.isfinite(values).sum()))
         if k <= 0:
             return []
-        if isinstance(scores, QueryScores) and scores.margin is not None:
+        if scores.margin is not None:
             return self._exact_top(scores, values, k)
         top = np.argpartition(-values, k - 1)[:k]
         top = top[np.argsort(-values[top], kind="stable")]
@@ -281,7 +283,8 @@ class QueryScores:
 
     values = (cosine - center) / spread per article; with the int8 rows, each value is within
     ± margin of the same expression of the exact cosine (margin is None when values are exact).
-    center and spread are per article, or with groups per language (groups: each article's).
+    Standardized, center and spread are per language and groups holds each article's; else
+    they are 0 and 1 and groups is None.
     """
     values: np.ndarray
     query: np.ndarray
@@ -292,8 +295,9 @@ class QueryScores:
 
     def rescale(self, cosines: np.ndarray, articles: np.ndarray) -> np.ndarray:
         """Exact cosines of the given articles, on the scale of values."""
-        at = articles if self.groups is None else self.groups[articles]
-        center = self.center[at] if np.ndim(self.center) else self.center
-        spread = self.spread[at] if np.ndim(self.spread) else self.spread
+        center, spread = self.center, self.spread
+        if self.groups is not None:
+            at = self.groups[articles]
+            center, spread = center[at], spread[at]
         return ((np.asarray(cosines, dtype=np.float64) - center) / spread).astype(np.float32)
 

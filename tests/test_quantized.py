@@ -98,7 +98,7 @@ def test_standardization_in_c_is_numpys(scorer):
     names, codes, _ = vectors._language_groups
     margin = rng.random(len(langs)).astype(np.float32) * 0.01
     z, z_margin, center, spread = scorer.standardize(scores, codes, len(names), MIN_CENTER_ARTICLES,
-                                                     MIN_LANGUAGE_ARTICLES, margin, 1.0)
+                                                     MIN_LANGUAGE_ARTICLES, margin)
     assert np.allclose(z, vectors.standardized(scores), rtol=1e-5, atol=1e-5)
     c, s = vectors.standardization(scores)
     assert np.allclose(center[codes], c) and np.allclose(spread[codes], s)

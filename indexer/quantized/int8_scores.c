@@ -79,15 +79,15 @@ void ps_segment_max(const float *x, const int64_t *starts, long groups, long row
  * instead of numpy's dozen): a language's center is its mean when it has min_center articles
  * (else the mean of all), its spread its standard deviation around that when it has min_spread
  * (else the standard deviation of all the centered scores), plus 1e-6. z = (x - center) /
- * spread. With sigma, margin[a] = sigmas * sigma[a] / spread + 4 FLT_EPSILON (|z| + 1): the
- * rescoring margin on the z scale, plus the float32 rounding of z. center and spread out per
- * language; codes[a] in [0, nlang). */
+ * spread. margin, if given, holds each article's rescoring margin in cosine units and gets it
+ * on the z scale, plus the float32 rounding of z: margin / spread + 4 FLT_EPSILON (|z| + 1).
+ * center and spread out per language; codes[a] in [0, nlang). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 void ps_standardize(const float *x, const int64_t *codes, long n, long nlang,
-                    long min_center, long min_spread, const float *sigma, double sigmas,
-                    double *center, double *spread, float *z, float *margin) {
+                    long min_center, long min_spread, float *margin,
+                    double *center, double *spread, float *z) {
     double *sum = calloc(3 * (size_t)nlang, sizeof(double)), *csum = sum + nlang, *sq = csum + nlang;
     long *count = calloc((size_t)nlang, sizeof(long));
     if (!sum || !count || n <= 0) { free(sum); free(count); return; }
@@ -108,7 +108,7 @@ void ps_standardize(const float *x, const int64_t *codes, long n, long nlang,
         long l = codes[a];
         float v = (float)((x[a] - center[l]) / spread[l]);
         z[a] = v;
-        if (margin) margin[a] = (float)(sigmas * sigma[a] / spread[l] + 4.0 * FLT_EPSILON * (fabs(v) + 1.0));
+        if (margin) margin[a] = (float)(margin[a] / spread[l] + 4.0 * FLT_EPSILON * (fabs(v) + 1.0));
     }
     free(sum); free(count);
 }
