@@ -11,7 +11,8 @@ product, per-language standardization, top-k, fusion) depends on the matrix's sh
 values; the noise makes scores continuous, as real ones are, because how many articles near
 the cutoff are rescored from the float32 rows (int8 scoring, indexer/vectors.py) depends on
 them. The query embedding is real and paid on every query (its cache is cleared).
-Hybrid is measured twice, with the int8 scorer and with the float32 product, interleaved.
+Hybrid is measured twice, interleaved: with the C kernels of indexer/quantized (what runs) and
+with POLYSEARCH_INT8_SCORES=off (the fallback: float32 product, numpy standardization).
 Needs the lexical index built by benchmarks/scale.py (.cache/bench/index-N); writes
 vectors into its live generation. Results go into benchmarks/out/scale-N.json ("hybrid").
 """
