@@ -77,3 +77,29 @@ def test_vietnamese_names_are_marked_in_any_case_and_normalization(form):
     html = snippet("hai phong", body, "vi")
     assert [unicodedata.normalize("NFC", m) for m in marks(html)] == [
         unicodedata.normalize("NFC", w) for w in form.split()], html
+
+
+class CountingAnalyzer:
+    """The real analyzer, counting how often a snippet asks it for tokens."""
+
+    def __init__(self, analyzer):
+        self.analyzer, self.calls = analyzer, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.analyzer(*args, **kwargs)
+
+
+def test_arabic_roots_are_looked_for_only_where_there_are_arabic_letters():
+    # An Arabic query's terms reach a Chinese article's snippet (a cross-language or dense hit):
+    # with no Arabic letter in the body, there is no root to find, and nothing to analyze.
+    terms = set(query_terms("حالة", "ar", query_lang="ar"))
+    chinese = CountingAnalyzer(field_analyzer("zh"))
+    html = make_snippet(FILLER["zh"] * 40, terms, chinese)
+    assert not marks(html) and html.startswith(FILLER["zh"][:10])
+    assert chinese.calls == 0
+    # In an Arabic body the start is still analyzed for the root, and the word is marked.
+    arabic = CountingAnalyzer(field_analyzer("ar"))
+    body = "وقالت الوزارة إن الحالة مستقرة في المحافظة. " + "وناقش المسؤولون ميزانية الميناء. " * 40
+    assert "الحالة" in marks(make_snippet(body, terms, arabic))
+    assert arabic.calls >= 1
