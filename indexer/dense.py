@@ -92,6 +92,12 @@ class DenseEncoder:
             model, engine = load_model()
         self._model = model
         self.engine = engine or "caller-supplied model"
+        self.matmul = None                 # which instructions the kernel build's matmul uses
+        if engine == ENGINE_KERNEL:
+            from .e5kernel import built_engine, matmul_path
+
+            library = built_engine()
+            self.matmul = matmul_path(library) if library is not None else None
         self._lock = threading.Lock()
         self.dim = int(model.dim)
         self.name = MODEL_NAME

