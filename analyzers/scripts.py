@@ -4,6 +4,7 @@ A run is a maximal stretch of text whose letters share one script class.
 Spaces and punctuation never start a run; they stay with the run in progress,
 so "King’s Day" inside Chinese text is one Latin run.
 """
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -46,24 +47,36 @@ def char_script(ch: str) -> str | None:
     return None
 
 
+# One letter per script class, for script_runs: the text is translated to these in C, then cut
+# into runs by a regex (a Python loop over the characters cost 0.8 ms per 4,000-character body).
+_CLASS_LETTER = {THAI: "t", HAN: "h", KANA: "k", HANGUL: "g", ARABIC: "a", NOSPACE: "n", WORD: "w"}
+_SCRIPT_OF_LETTER = {letter: script for script, letter in _CLASS_LETTER.items()}
+_RUN = re.compile("|".join(f"{c}[{c} ]*" for c in _CLASS_LETTER.values()))
+
+
+class _ClassLetters(dict):
+    """str.translate table: code point → its class letter (" " for neutral), filled on first sight."""
+
+    def __missing__(self, cp: int) -> str:
+        script = char_script(chr(cp))
+        letter = " " if script is None else _CLASS_LETTER[script]
+        self[cp] = letter
+        return letter
+
+
+_CLASS_LETTERS = _ClassLetters()
+
+
 def script_runs(text: str) -> list[tuple[str, int, int]]:
     """Split text into (script, start, end) runs covering every letter.
 
     Neutral characters (spaces, punctuation, combining marks) join the current run;
     leading neutral characters join the first run.
     """
-    runs: list[list] = []
-    for i, ch in enumerate(text):
-        script = char_script(ch)
-        if script is None:
-            continue
-        if runs and runs[-1][0] == script:
-            runs[-1][2] = i + 1
-        else:
-            if runs:
-                runs[-1][2] = i  # neutral chars between runs go to the earlier run
-            runs.append([script, i if runs else 0, i + 1])
+    runs = [[_SCRIPT_OF_LETTER[m.group()[0]], m.start(), m.end()]
+            for m in _RUN.finditer(text.translate(_CLASS_LETTERS))]
     if runs:
+        runs[0][1] = 0
         runs[-1][2] = len(text)
     return [tuple(r) for r in runs]
 

@@ -186,3 +186,31 @@ def test_thai_invisible_characters_change_nothing(text, data):
 def test_full_width_text_indexes_like_half_width(text):
     analyzer = analyzer_for("zh")
     assert _terms(analyzer, text) == _terms(analyzer, fold_width_same_length(text))
+
+
+def _script_runs_by_character(text: str) -> list[tuple[str, int, int]]:
+    """script_runs' definition, one character at a time (what it computes in C and a regex)."""
+    from analyzers.scripts import char_script
+
+    runs: list[list] = []
+    for i, ch in enumerate(text):
+        script = char_script(ch)
+        if script is None:
+            continue
+        if runs and runs[-1][0] == script:
+            runs[-1][2] = i + 1
+        else:
+            if runs:
+                runs[-1][2] = i  # neutral chars between runs go to the earlier run
+            runs.append([script, i if runs else 0, i + 1])
+    if runs:
+        runs[-1][2] = len(text)
+    return [tuple(r) for r in runs]
+
+
+@PROPERTY_SETTINGS
+@given(st.one_of(any_text, mixed_script_text))
+def test_script_runs_are_the_character_by_character_definition(text):
+    from analyzers.scripts import script_runs
+
+    assert script_runs(text) == _script_runs_by_character(text)
