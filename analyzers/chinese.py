@@ -6,7 +6,6 @@ full-width forms to half-width one character for one, so offsets still point
 into the original text.
 """
 import logging
-from functools import lru_cache
 
 from .cachedir import cache_dir
 from .normalize import fold_width_same_length, to_simplified_same_length
@@ -47,14 +46,7 @@ class ChineseTokenizer(SpanTokenizer):
         return out
 
 
-@lru_cache(maxsize=65536)
-def fold_chinese_word(word: str) -> str:
-    """fold_chinese_same_length of one word, remembered: a vocabulary repeats, and each OpenCC
-    call costs ~1.5 us (a 4,000-character body has ~1,000 words)."""
-    return fold_chinese_same_length(word)
-
-
 class ChineseFoldFilter(TextMapFilter):
     """Token text in Simplified, half-width form (the tokenizer sliced the original)."""
 
-    fold = staticmethod(fold_chinese_word)
+    fold = staticmethod(fold_chinese_same_length)
