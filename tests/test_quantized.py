@@ -85,6 +85,48 @@ def test_kernel_equals_numpy_bit_for_bit(scorer, rows, dim):
         scorer.scores(codes, scales, query[:-1])
 
 
+_LOOP_SCRIPT = r"""
+import sys
+import numpy as np
+from indexer.quantized import Int8Scorer, PARALLEL_ROWS, reference_scores
+scorer = Int8Scorer(sys.argv[1])
+rng = np.random.default_rng(3)
+for rows, dim in ((5, 384), (6, 37), (PARALLEL_ROWS + 3, 64), (PARALLEL_ROWS + 40, 384)):
+    codes = rng.integers(-127, 128, size=(rows, dim), dtype=np.int8)
+    scales = rng.random(rows, dtype=np.float32)
+    query = rng.standard_normal(dim).astype(np.float32)
+    assert np.array_equal(scorer.scores(codes, scales, query), reference_scores(codes, scales, query)), (rows, dim)
+print(scorer.loop)
+"""
+
+
+def _cpu_has(flag: str) -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            return any(line.startswith("flags") and flag in line.split() for line in info)
+    except OSError:
+        return False
+
+
+@needs_compiler
+@pytest.mark.skipif(not (_cpu_has("avx512_vnni") and _cpu_has("avx512bw")),
+                    reason="this CPU has no AVX-512 VNNI: only the AVX2 loop runs")
+def test_avx512_and_avx2_loops_both_run_and_equal_numpy_bit_for_bit(scorer):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    assert scorer.loop == "avx512-vnni"
+    loops = []
+    for setting in ("on", "off"):      # read when the library loads: one process each
+        done = subprocess.run([sys.executable, "-c", _LOOP_SCRIPT, str(scorer.path)], capture_output=True,
+                              text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
+                              env={**os.environ, "POLYSEARCH_INT8_AVX512": setting})
+        loops.append(done.stdout.strip())
+    assert loops == ["avx512-vnni", "avx2"]
+
+
 @needs_compiler
 def test_standardization_in_c_is_numpys(scorer):
     # Languages too small for their own mean (< 3) or spread (< 30) take the collection's.

@@ -100,6 +100,10 @@ class Int8Scorer:
                                       ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
                                       ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         self.threads = max(1, min(os.cpu_count() or 1, 4))
+        loop = library.ps_int8_scores_path
+        loop.restype = ctypes.c_char_p
+        # which loop scores here: "avx512-vnni" (POLYSEARCH_INT8_AVX512=off declines it), "avx2", "scalar"
+        self.loop = loop().decode()
 
     def scores(self, codes: np.ndarray, scales: np.ndarray, query: np.ndarray) -> np.ndarray:
         rows, dim = codes.shape

@@ -20,6 +20,19 @@ static inline int32_t hsum_epi32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+/* The rows are a memory-mapped file in 4 KB pages, and the hardware prefetcher stops at every
+ * page: each group of 4 rows asks for the group PS_AHEAD groups on. At 266,664 rows, alternating
+ * in one process: 5.64 -> 3.85 ms on two threads (AVX-512 loop). */
+#ifndef PS_AHEAD
+#define PS_AHEAD 8
+#endif
+static inline void prefetch_group(const int8_t *group, long g, long groups, long dim) {
+    if (g + PS_AHEAD < groups) {
+        const char *ahead = (const char *)(group + PS_AHEAD * 4 * dim);
+        for (long b = 0; b < 4 * dim; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T0);
+    }
+}
+
 /* 16 codes widened to int16, multiplied by 16 query values, summed in pairs: 8 int32. */
 static inline __m256i madd16(const int8_t *codes, __m256i query) {
     return _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)codes)), query);
@@ -32,8 +45,72 @@ static int32_t dot_scalar(const int8_t *codes, const int16_t *query, long from, 
     return total;
 }
 
+/* AVX-512 VNNI (Ice Lake, Sapphire Rapids and later): 32 codes widened to int16 and one
+ * vpdpwssd per 32 products, where the AVX2 loop needs two widenings, two madds and two adds; the
+ * same int32 sums. The AVX2 loop was bound by its instructions, not by memory: at 266,664 rows
+ * it took 17.6 ms on one thread and 8.2 ms on two. POLYSEARCH_INT8_AVX512=off declines it. */
+#if defined(__AVX2__) && defined(__GNUC__) && __GNUC__ >= 11
+#include <stdlib.h>
+#include <string.h>
+#define PS_HAVE_AVX512 1
+static int ps_use_avx512 = 0;
+
+__attribute__((constructor)) static void ps_pick_scores(void) {
+    const char *off = getenv("POLYSEARCH_INT8_AVX512");
+    __builtin_cpu_init();
+    ps_use_avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni")
+                    && !(off && (!strcmp(off, "off") || !strcmp(off, "0") || !strcmp(off, "no")));
+}
+
+__attribute__((target("avx2,avx512f,avx512bw,avx512vnni")))
+static void ps_int8_scores_avx512(const int8_t *codes, const float *scale, long rows, long dim,
+                                  const int16_t *query, float *out, int threads) {
+    long groups = rows / 4, vec_dim = dim - dim % 32;
+    #pragma omp parallel for num_threads(threads) schedule(dynamic, 1024)
+    for (long g = 0; g < groups; g++) {
+        const int8_t *r0 = codes + 4 * g * dim, *r1 = r0 + dim, *r2 = r1 + dim, *r3 = r2 + dim;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        prefetch_group(r0, g, groups, dim);
+        for (long i = 0; i < vec_dim; i += 32) {
+            __m512i q = _mm512_loadu_si512((const void *)(query + i));
+            a0 = _mm512_dpwssd_epi32(a0, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(r0 + i))), q);
+            a1 = _mm512_dpwssd_epi32(a1, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(r1 + i))), q);
+            a2 = _mm512_dpwssd_epi32(a2, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(r2 + i))), q);
+            a3 = _mm512_dpwssd_epi32(a3, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(r3 + i))), q);
+        }
+        int32_t t0 = _mm512_reduce_add_epi32(a0) + dot_scalar(r0, query, vec_dim, dim);
+        int32_t t1 = _mm512_reduce_add_epi32(a1) + dot_scalar(r1, query, vec_dim, dim);
+        int32_t t2 = _mm512_reduce_add_epi32(a2) + dot_scalar(r2, query, vec_dim, dim);
+        int32_t t3 = _mm512_reduce_add_epi32(a3) + dot_scalar(r3, query, vec_dim, dim);
+        long r = 4 * g;
+        out[r] = scale[r] * (float)t0;         out[r + 1] = scale[r + 1] * (float)t1;
+        out[r + 2] = scale[r + 2] * (float)t2; out[r + 3] = scale[r + 3] * (float)t3;
+    }
+    for (long r = 4 * groups; r < rows; r++)
+        out[r] = scale[r] * (float)dot_scalar(codes + r * dim, query, 0, dim);
+}
+#endif
+
+/* Which loop ps_int8_scores runs here: "avx512-vnni", "avx2" or "scalar". */
+const char *ps_int8_scores_path(void) {
+#if defined(PS_HAVE_AVX512)
+    if (ps_use_avx512) return "avx512-vnni";
+#endif
+#if defined(__AVX2__)
+    return "avx2";
+#else
+    return "scalar";
+#endif
+}
+
 void ps_int8_scores(const int8_t *codes, const float *scale, long rows, long dim,
                     const int16_t *query, float *out, int threads) {
+#if defined(PS_HAVE_AVX512)
+    if (ps_use_avx512) {
+        ps_int8_scores_avx512(codes, scale, rows, dim, query, out, threads);
+        return;
+    }
+#endif
     long groups = rows / 4;
 #if defined(__AVX2__)
     long vec_dim = dim - dim % 16;
@@ -46,6 +123,7 @@ void ps_int8_scores(const int8_t *codes, const float *scale, long rows, long dim
         int32_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
 #if defined(__AVX2__)
         __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+        prefetch_group(r0, g, groups, dim);
         for (long i = 0; i < vec_dim; i += 16) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(query + i));
             a0 = _mm256_add_epi32(a0, madd16(r0 + i, q));
