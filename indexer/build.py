@@ -27,6 +27,7 @@ from .article import Article, CorpusError
 from .corpus import article_hash, read_corpus
 from .dense import get_encoder, unavailable_reason
 from .embedding import VectorReport, build_vectors, reusable_vectors
+from .postingpool import chunked_posting_pool
 from .schema import build_schema
 from . import store
 
@@ -258,28 +259,29 @@ def build_index(corpus_dir, index_dir=None, rebuild: bool = False, progress: boo
             else:
                 ix = whoosh_index.create_in(str(tmp), build_schema())
             procs = procs or min(2, os.cpu_count() or 1)
-            if procs > 1 and len(to_index) >= PARALLEL_THRESHOLD:
-                _bind_workers_to_this_process()
-                writer = ix.writer(procs=procs, multisegment=True, limitmb=WRITER_MEMORY_MB)
-            else:
-                writer = ix.writer(limitmb=WRITER_MEMORY_MB)
             bar = _Progress(progress)
-            try:
-                for doc_id in removed:
-                    writer.delete_by_term("id", doc_id)
-                for article, h in to_index:
-                    if article.id in old_hashes:
-                        writer.delete_by_term("id", article.id)
-                    writer.add_document(**document_fields(article, h))
-                    bar.update()
-                if progress:
-                    print("indexing: committing segments ...", file=sys.stderr)
-                writer.commit()
-            except BaseException:
-                writer.cancel()
-                raise
-            finally:
-                bar.close()
+            with chunked_posting_pool():
+                if procs > 1 and len(to_index) >= PARALLEL_THRESHOLD:
+                    _bind_workers_to_this_process()
+                    writer = ix.writer(procs=procs, multisegment=True, limitmb=WRITER_MEMORY_MB)
+                else:
+                    writer = ix.writer(limitmb=WRITER_MEMORY_MB)
+                try:
+                    for doc_id in removed:
+                        writer.delete_by_term("id", doc_id)
+                    for article, h in to_index:
+                        if article.id in old_hashes:
+                            writer.delete_by_term("id", article.id)
+                        writer.add_document(**document_fields(article, h))
+                        bar.update()
+                    if progress:
+                        print("indexing: committing segments ...", file=sys.stderr)
+                    writer.commit()
+                except BaseException:
+                    writer.cancel()
+                    raise
+                finally:
+                    bar.close()
             with ix.searcher() as s:
                 summary.documents = s.doc_count()
                 # From the sortable lang column: no need to unpickle every stored body again.

@@ -1,0 +1,70 @@
+"""The chunked posting pool: the same postings, in the same order, as Whoosh's own pool."""
+import random
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import RamStorage
+from whoosh.writing import PostingPool
+
+from indexer import build, postingpool, store
+from indexer.postingpool import ChunkedPostingPool
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _postings(n: int, seed: int = 5) -> list[tuple]:
+    rng = random.Random(seed)
+    fields = ["body_en", "body_th", "entities", "title_zh"]
+    words = [f"w{i}".encode() for i in range(300)]
+    return [(rng.choice(fields), rng.choice(words), rng.randrange(5000), float(rng.randrange(1, 4)),
+             bytes(rng.randrange(256) for _ in range(rng.randrange(4))) or None) for _ in range(n)]
+
+
+def _pooled(pool_class, postings, limit_bytes, maxfiles=128):
+    storage = RamStorage()
+    pool = pool_class(storage.temp_storage("t"), segment=None, limitmb=1)
+    pool.limit = limit_bytes
+    for posting in postings:
+        pool.add(posting)
+    runs = len(pool.runs)
+    return list(pool.items(maxfiles=maxfiles)), runs
+
+
+@pytest.mark.parametrize("maxfiles", [128, 3])     # 3: runs are merged into fewer runs first
+def test_chunked_runs_merge_to_whooshs_order(monkeypatch, maxfiles):
+    monkeypatch.setattr(postingpool, "CHUNK", 7)    # many chunk boundaries inside each run
+    postings = _postings(6000)
+    ours, runs = _pooled(ChunkedPostingPool, postings, 20_000, maxfiles)
+    whooshs, _ = _pooled(PostingPool, postings, 20_000, maxfiles)
+    assert runs > 10
+    assert ours == whooshs == sorted(postings)
+
+
+def test_a_run_read_back_whole_is_its_postings_in_order(monkeypatch):
+    # MpWriter's single-segment commit reads a worker's run posting by posting.
+    monkeypatch.setattr(postingpool, "CHUNK", 10)
+    storage = RamStorage()
+    pool = ChunkedPostingPool(storage.temp_storage("t"), segment=None, limitmb=1)
+    postings = _postings(95)
+    for posting in postings:
+        pool.add(posting)
+    pool.save()
+    assert list(pool._read_run(pool.runs[0])) == sorted(postings)
+
+
+def _all_postings(index_dir: Path) -> list[tuple]:
+    gen_dir = store.generation_dir(index_dir, store.current_generation(index_dir))
+    with whoosh_index.open_dir(str(gen_dir)).searcher() as searcher:
+        return list(searcher.reader().iter_postings())
+
+
+def test_an_index_built_with_spilling_runs_has_whooshs_postings(tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "WRITER_MEMORY_MB", 0.02)    # ~100 postings per run: many runs
+    monkeypatch.setattr(postingpool, "CHUNK", 13)
+    build.build_index(REPO_ROOT / "corpus", tmp_path / "chunked", procs=1, vectors=False)
+    monkeypatch.setattr(build, "chunked_posting_pool", nullcontext)
+    build.build_index(REPO_ROOT / "corpus", tmp_path / "whoosh", procs=1, vectors=False)
+    ours, whooshs = _all_postings(tmp_path / "chunked"), _all_postings(tmp_path / "whoosh")
+    assert len(ours) > 1000 and ours == whooshs
