@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+from cpu import cpu_has
 
 from indexer import e5kernel
 from indexer.dense import ENGINE_BUNDLED, ENGINE_KERNEL, get_encoder, load_model
@@ -75,14 +76,6 @@ def test_kernel_vectors_agree_with_the_bundled_engine(built):
         assert not np.array_equal(a, b)
 
 
-@needs_compiler
-def _cpu_has(flag: str) -> bool:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            return any(line.startswith("flags") and flag in line.split() for line in info)
-    except OSError:
-        return False
-
 
 _EMBED_SCRIPT = r"""
 import json, sys
@@ -112,7 +105,7 @@ def _embed_with(library, **switches) -> dict:
 
 
 @needs_compiler
-@pytest.mark.skipif(not _cpu_has("avx_vnni"), reason="this CPU has no AVX-VNNI: only the AVX2 path runs")
+@pytest.mark.skipif(not cpu_has("avx_vnni"), reason="this CPU has no AVX-VNNI: only the AVX2 path runs")
 def test_vnni_and_avx2_paths_give_the_same_vectors_bit_for_bit(built):
     _, result, _ = built
     vnni = _embed_with(result.path, POLYSEARCH_E5_AMX="off", POLYSEARCH_E5_VNNI="on")
@@ -122,7 +115,7 @@ def test_vnni_and_avx2_paths_give_the_same_vectors_bit_for_bit(built):
 
 
 @needs_compiler
-@pytest.mark.skipif(not (_cpu_has("amx_int8") and _cpu_has("avx512bw")),
+@pytest.mark.skipif(not (cpu_has("amx_int8") and cpu_has("avx512bw")),
                     reason="this CPU has no AMX: the AVX paths run")
 def test_amx_path_runs_where_the_cpu_has_it_and_gives_the_same_vectors_bit_for_bit(built):
     _, result, _ = built
@@ -164,7 +157,7 @@ def test_the_process_encoder_runs_on_the_build_when_there_is_one():
     if encoder.engine == ENGINE_KERNEL:
         assert encoder.matmul == e5kernel.matmul_path(e5kernel.built_engine())
         assert encoder.matmul in ("amx", "avx-vnni", "avx2")
-        expected = "amx" if _cpu_has("amx_int8") and _cpu_has("avx512bw") else None
+        expected = "amx" if cpu_has("amx_int8") and cpu_has("avx512bw") else None
         assert expected is None or encoder.matmul == expected
     else:
         assert encoder.matmul is None

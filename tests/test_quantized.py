@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+from cpu import cpu_has
 
 from indexer import quantized
 from indexer.vectors import CODES, MIN_CENTER_ARTICLES, MIN_LANGUAGE_ARTICLES, RESCORE_SIGMAS, SCALES, VectorSet
@@ -100,16 +101,9 @@ print(scorer.loop)
 """
 
 
-def _cpu_has(flag: str) -> bool:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            return any(line.startswith("flags") and flag in line.split() for line in info)
-    except OSError:
-        return False
-
 
 @needs_compiler
-@pytest.mark.skipif(not (_cpu_has("avx512_vnni") and _cpu_has("avx512bw")),
+@pytest.mark.skipif(not (cpu_has("avx512_vnni") and cpu_has("avx512bw")),
                     reason="this CPU has no AVX-512 VNNI: only the AVX2 loop runs")
 def test_avx512_and_avx2_loops_both_run_and_equal_numpy_bit_for_bit(scorer):
     import os
