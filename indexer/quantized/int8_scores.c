@@ -45,6 +45,19 @@ static int32_t dot_scalar(const int8_t *codes, const int16_t *query, long from, 
     return total;
 }
 
+/* Both loops end alike: a group's four scores, then the rows past the last whole group. */
+static inline void store_group(float *out, const float *scale, long r, int32_t t0, int32_t t1,
+                               int32_t t2, int32_t t3) {
+    out[r] = scale[r] * (float)t0;         out[r + 1] = scale[r + 1] * (float)t1;
+    out[r + 2] = scale[r + 2] * (float)t2; out[r + 3] = scale[r + 3] * (float)t3;
+}
+
+static void score_last_rows(const int8_t *codes, const float *scale, long rows, long dim,
+                            const int16_t *query, float *out) {
+    for (long r = rows - rows % 4; r < rows; r++)
+        out[r] = scale[r] * (float)dot_scalar(codes + r * dim, query, 0, dim);
+}
+
 /* AVX-512 VNNI (Ice Lake, Sapphire Rapids and later): 32 codes widened to int16 and one
  * vpdpwssd per 32 products, where the AVX2 loop needs two widenings, two madds and two adds; the
  * same int32 sums. The AVX2 loop was bound by its instructions, not by memory: at 266,664 rows
@@ -82,12 +95,9 @@ static void ps_int8_scores_avx512(const int8_t *codes, const float *scale, long 
         int32_t t1 = _mm512_reduce_add_epi32(a1) + dot_scalar(r1, query, vec_dim, dim);
         int32_t t2 = _mm512_reduce_add_epi32(a2) + dot_scalar(r2, query, vec_dim, dim);
         int32_t t3 = _mm512_reduce_add_epi32(a3) + dot_scalar(r3, query, vec_dim, dim);
-        long r = 4 * g;
-        out[r] = scale[r] * (float)t0;         out[r + 1] = scale[r + 1] * (float)t1;
-        out[r + 2] = scale[r + 2] * (float)t2; out[r + 3] = scale[r + 3] * (float)t3;
+        store_group(out, scale, 4 * g, t0, t1, t2, t3);
     }
-    for (long r = 4 * groups; r < rows; r++)
-        out[r] = scale[r] * (float)dot_scalar(codes + r * dim, query, 0, dim);
+    score_last_rows(codes, scale, rows, dim, query, out);
 }
 #endif
 
@@ -135,12 +145,9 @@ void ps_int8_scores(const int8_t *codes, const float *scale, long rows, long dim
 #endif
         t0 += dot_scalar(r0, query, vec_dim, dim); t1 += dot_scalar(r1, query, vec_dim, dim);
         t2 += dot_scalar(r2, query, vec_dim, dim); t3 += dot_scalar(r3, query, vec_dim, dim);
-        long r = 4 * g;
-        out[r] = scale[r] * (float)t0;         out[r + 1] = scale[r + 1] * (float)t1;
-        out[r + 2] = scale[r + 2] * (float)t2; out[r + 3] = scale[r + 3] * (float)t3;
+        store_group(out, scale, 4 * g, t0, t1, t2, t3);
     }
-    for (long r = 4 * groups; r < rows; r++)
-        out[r] = scale[r] * (float)dot_scalar(codes + r * dim, query, 0, dim);
+    score_last_rows(codes, scale, rows, dim, query, out);
 }
 
 /* out[a] = max of x[starts[a] .. starts[a + 1]) (the last group ends at rows); groups not empty. */
