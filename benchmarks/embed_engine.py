@@ -58,7 +58,10 @@ def main(argv=None) -> None:
         os.environ.update({k: "off" for k in declined})
         model = E5(lib_path=str(copy))
         for k, v in saved.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+            if v is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = v
         path = e5kernel.matmul_path(copy)
         if path not in paths.values():
             engines[name], paths[name] = model, path
