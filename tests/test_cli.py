@@ -2,6 +2,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from web.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,3 +66,12 @@ def test_eval_reports_missing_and_malformed_files(capsys, tmp_path, web_index_di
     code, _, err = run(capsys, "eval", "--topics", str(topics), "--qrels", str(qrels),
                        "--index", str(web_index_dir))
     assert code == 2 and err.startswith("error:") and "topics.tsv" in err and "qid<TAB>query" in err
+
+
+def test_serve_refuses_fewer_than_one_worker_or_thread(capsys):
+    for argv in (["serve", "--threads", "0"], ["serve", "--workers", "-1"], ["serve", "--threads", "two"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert "must be at least 1" in err or "not a whole number: 'two'" in err

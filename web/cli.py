@@ -5,7 +5,7 @@
     polysearch search QUERY [--lang L] [-k N] [--json]
     polysearch search --batch TOPICS.tsv --format trec -k 100 > run.txt
     polysearch eval --run RUN --qrels QRELS     (or --topics T.tsv ... to search and evaluate)
-    polysearch serve [--host H] [--port P] [--workers N]
+    polysearch serve [--host H] [--port P] [--workers N] [--threads N]
 """
 import argparse
 import json
@@ -206,11 +206,22 @@ def _evaluate(args) -> int:
 
 
 # -- serve ----------------------------------------------------------------------
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def cmd_serve(args) -> int:
-    from web.serve import run_server
+    from web.serve import THREADS, run_server
 
     index_dir = _index_dir(args)
-    return run_server(index_dir, host=args.host, port=args.port, workers=args.workers) or 0
+    threads = THREADS if args.threads is None else args.threads
+    return run_server(index_dir, host=args.host, port=args.port, workers=args.workers, threads=threads) or 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -270,7 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = with_index(sub.add_parser("serve", help="serve the web page and JSON API"))
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8000)
-    v.add_argument("--workers", type=int, default=2)
+    v.add_argument("--workers", type=_at_least_one, default=2)
+    v.add_argument("--threads", type=_at_least_one, default=None,
+                   help="threads per worker (default: web.serve.THREADS, 2)")
     v.set_defaults(func=cmd_serve)
     return p
 

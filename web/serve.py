@@ -15,6 +15,13 @@ import sys
 
 from .app import create_app
 
+# Threads per gunicorn worker. A search is mostly Python under the GIL, so threads beyond two
+# only wait for it: with wrk's 8 connections on the same 2 cores, alternating runs of 12-15 s,
+# 2 threads served 1.19-1.34x the requests/s of 4 at 10k articles (3 of 3 pairs) and 1.11-1.50x
+# at 100k (5 of 5), with a lower p50 latency. One thread (a sync worker) matched two at 100k but
+# loses keep-alive.
+THREADS = 2
+
 # The request line (method + path + query + version) limit. 8190 is gunicorn's
 # maximum; a 1000-character Thai query percent-encodes to ~9 KB, so longer ones
 # are refused with 414 by the server itself, shorter over-limit ones by the app.
@@ -92,7 +99,7 @@ def run_waitress(app, host: str, port: int, threads: int) -> None:
           max_request_header_size=64 * 1024, channel_timeout=30)
 
 
-def run_server(index_dir, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = 4,
+def run_server(index_dir, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = THREADS,
                server: str = "auto", access_log: bool = True) -> None:
     """Serve the web app on host:port until interrupted. server: auto, gunicorn or waitress."""
     app = create_app({"INDEX_DIR": str(index_dir)})
@@ -112,7 +119,7 @@ def main(argv=None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--server", choices=("auto", "gunicorn", "waitress"), default="auto")
     parser.add_argument("--no-access-log", action="store_true")
     args = parser.parse_args(argv)
