@@ -125,6 +125,38 @@ def test_hybrid_hits_made_while_embedding_are_the_hits_made_after(engine, monkey
     assert set(made_early) & set(shown)
 
 
+def test_hybrid_makes_only_the_head_of_the_page_before_the_dense_list(engine, monkeypatch):
+    """While waiting for the dense list, a hybrid page makes the hits of its first lexical ranks
+    only (EARLY_HIT_SHARE): the tail's were mostly dropped by the fusion, at the product's cost."""
+    import math
+
+    from indexer import engine as engine_module
+
+    made_early = []
+    make_hit = SearchEngine._hit
+
+    def recording_hit(self, fields, score, terms):
+        if score == 0.0:
+            made_early.append(fields["id"])
+        return make_hit(self, fields, score, terms)
+
+    monkeypatch.setattr(SearchEngine, "_hit", recording_hit)
+    monkeypatch.setattr(engine.cache, "enabled", False)
+    encoder = get_encoder()
+    head = math.ceil(engine_module.EARLY_HIT_SHARE * 10)
+    counts = []
+    for query in ("Laos education", "cảng Hải Phòng", "ข้าว ส่งออก"):
+        made_early.clear()
+        encoder._queries.clear()
+        lexical = [h.id for h in engine.search(SearchRequest(query, size=10, mode="lexical")).results]
+        made_early.clear()
+        encoder._queries.clear()
+        engine.search(SearchRequest(query, size=10))
+        assert made_early == lexical[:len(made_early)]
+        counts.append(len(made_early))
+    assert 0 < max(counts) <= head < 10
+
+
 def test_retrieve_matches_search_order(engine):
     ranked = [doc for doc, _ in engine.retrieve("Quang Ninh Lao delegation", k=5, mode="hybrid")]
     shown = [h.id for h in engine.search(SearchRequest("Quang Ninh Lao delegation", size=5)).results]
