@@ -45,6 +45,12 @@ def _vm(pid: int, key: str) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _lua_script(paths: list[str]) -> str:
     quoted = ",\n".join('  "%s"' % p for p in paths)
     return ("local paths = {\n" + quoted + "\n}\nlocal i = 0\n"
@@ -92,6 +98,8 @@ def measure(index_dir: Path, mix: list[tuple[str, str]], seconds: int, workers: 
             _get(base + path)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(_lua_script(paths))
+        workers_pids = _children(server.pid)
+        cpu_before = {pid: _cpu_seconds(pid) for pid in workers_pids}
         proc = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
                                "--latency", "-s", script.name, base],
                               capture_output=True, text=True, timeout=seconds + 60)
@@ -103,12 +111,17 @@ def measure(index_dir: Path, mix: list[tuple[str, str]], seconds: int, workers: 
         latency = {m.group(1): m.group(2) for m in re.finditer(r"^\s+(50|90|99)%\s+(\S+)", text, re.M)}
         pids = [server.pid] + _children(server.pid)
         rss = {str(pid): _vm(pid, "VmHWM") for pid in pids}
+        # wrk's keep-alive connections stay with the worker that accepted them; a run where one
+        # worker took most of them measures that worker, and shows here as unequal CPU.
+        busy = {str(pid): round(_cpu_seconds(pid) - cpu_before[pid], 2) for pid in workers_pids}
         return {"requests_per_s": rps, "seconds": seconds, "connections": CONNECTIONS, "workers": workers,
                 "non_2xx": int(errors.group(1)) if errors else 0,
                 "socket_errors": sock_errors.group(0) if sock_errors else None,
                 "latency": latency, "peak_rss_bytes": rss,
                 "peak_rss_total_bytes": sum(rss.values()),
-                "peak_rss_max_worker_bytes": max(rss[str(p)] for p in pids[1:]) if len(pids) > 1 else 0}
+                "peak_rss_max_worker_bytes": max(rss[str(p)] for p in pids[1:]) if len(pids) > 1 else 0,
+                "worker_cpu_seconds": busy,
+                "worker_cpu_balance": round(min(busy.values()) / max(max(busy.values()), 1e-9), 2) if busy else None}
     finally:
         server.terminate()
         try:

@@ -52,6 +52,12 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
             ("4. HTTP requests/s (2 workers, wrk)", f"{h['requests_per_s']:,.1f}", ""),
             ("   in-process search/s × 2", f"{q['inprocess_search_per_s'] * h['workers']:,.1f}", ""),
             ("   HTTP / in-process", f"{h['ratio_vs_inprocess'] * 100:.0f}%", "≥ 70%"),
+        ]
+        if h.get("worker_cpu_balance") is not None:   # runs before it was recorded lack it
+            out.append(("   workers' CPU during the load (least / most busy)",
+                        f"{', '.join(f'{v:.1f} s' for v in h['worker_cpu_seconds'].values())} "
+                        f"({h['worker_cpu_balance']:.2f})", ""))
+        out += [
             ("5. server peak RSS (all processes)", _mb(h["peak_rss_total_bytes"]), ""),
             ("   largest worker peak RSS", _mb(h["peak_rss_max_worker_bytes"]), ""),
         ]
