@@ -54,7 +54,7 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
             ("   HTTP / in-process", f"{h['ratio_vs_inprocess'] * 100:.0f}%", "≥ 70%"),
         ]
         if h.get("worker_cpu_balance") is not None:   # runs before it was recorded lack it
-            out.append(("   workers' CPU during the load (least / most busy)",
+            out.append(("   each worker's CPU during the load (least / most)",
                         f"{', '.join(f'{v:.1f} s' for v in h['worker_cpu_seconds'].values())} "
                         f"({h['worker_cpu_balance']:.2f})", ""))
         out += [

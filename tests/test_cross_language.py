@@ -3,12 +3,14 @@
 tests/data/parallel holds three short news stories, each written in en, vi, zh, th and ar.
 """
 import json
+import math
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from indexer import engine as engine_module
 from indexer import store
 from indexer.build import build_index
 from indexer.dense import get_encoder
@@ -128,10 +130,6 @@ def test_hybrid_hits_made_while_embedding_are_the_hits_made_after(engine, monkey
 def test_hybrid_makes_only_the_head_of_the_page_before_the_dense_list(engine, monkeypatch):
     """While waiting for the dense list, a hybrid page makes the hits of its first lexical ranks
     only (EARLY_HIT_SHARE): the tail's were mostly dropped by the fusion, at the product's cost."""
-    import math
-
-    from indexer import engine as engine_module
-
     made_early = []
     make_hit = SearchEngine._hit
 
@@ -146,11 +144,9 @@ def test_hybrid_makes_only_the_head_of_the_page_before_the_dense_list(engine, mo
     head = math.ceil(engine_module.EARLY_HIT_SHARE * 10)
     counts = []
     for query in ("Laos education", "cảng Hải Phòng", "ข้าว ส่งออก"):
-        made_early.clear()
-        encoder._queries.clear()
         lexical = [h.id for h in engine.search(SearchRequest(query, size=10, mode="lexical")).results]
         made_early.clear()
-        encoder._queries.clear()
+        encoder._queries.clear()        # the model runs, so there is a wait
         engine.search(SearchRequest(query, size=10))
         assert made_early == lexical[:len(made_early)]
         counts.append(len(made_early))
