@@ -15,6 +15,7 @@ Files are written under temporary names and renamed, and the generation director
 is only published when complete (store.py), so readers never see a partial matrix.
 """
 import json
+import mmap
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,23 @@ COUNTERPART_MIN_MARGIN = 0.03
 RESCORE_SIGMAS = 7.0
 
 
+def _mapped_for_scattered_reads(path: Path) -> np.ndarray:
+    """The matrix file mapped once more, advised for random access (MADV_RANDOM): a page fault
+    then reads its page, not the kernel's readahead window. Rescoring the top of a query reads
+    ~1,000 rows scattered over the file; with a cold page cache at 100k articles (410 MB), that
+    took 300 ms per query with readahead and 25 ms without, and the same 0.45 ms warm. Full
+    scans (the float32 product, counterparts) keep the first mapping: without readahead, a cold
+    full product took 3.2 s instead of 0.4 s. Advice is per mapping; the pages are shared."""
+    rows = np.load(path, mmap_mode="r")
+    handle, advice = getattr(rows, "_mmap", None), getattr(mmap, "MADV_RANDOM", None)
+    if handle is not None and advice is not None:   # not on Windows, nor for an empty file
+        try:
+            handle.madvise(advice)
+        except OSError:
+            pass
+    return rows
+
+
 @dataclass
 class VectorSet:
     model: str
@@ -49,8 +67,13 @@ class VectorSet:
     matrix: np.ndarray      # (rows, dim) float32
     codes: np.ndarray | None = None    # (rows, dim) int8, and per row its scale (quantized.py)
     scales: np.ndarray | None = None
+    # matrix again, for reading a few rows at a time (rescoring the top, one article's rows):
+    # see _mapped_for_scattered_reads. Full scans read matrix.
+    scattered: np.ndarray | None = None
 
     def __post_init__(self):
+        if self.scattered is None:
+            self.scattered = self.matrix
         # Article boundaries: rows [starts[i], ends[i]) belong to articles[i].
         starts = [i for i in range(len(self.ids)) if i == 0 or self.ids[i] != self.ids[i - 1]]
         self.starts = np.asarray(starts, dtype=np.int64)
@@ -90,13 +113,14 @@ class VectorSet:
         if codes is not None and (codes.shape != matrix.shape or scales.shape != (len(rows),)):
             raise ValueError(f"{gen_dir / CODES}: shape {codes.shape} does not match {MATRIX}")
         return cls(model=meta["model"], ids=[r[0] for r in rows], langs=[r[1] for r in rows],
-                   hashes=[r[2] for r in rows], matrix=matrix, codes=codes, scales=scales)
+                   hashes=[r[2] for r in rows], matrix=matrix, codes=codes, scales=scales,
+                   scattered=_mapped_for_scattered_reads(gen_dir / MATRIX))
 
     def rows_of(self, article_id: str) -> np.ndarray:
         n = self.position.get(article_id)
         if n is None:
-            return self.matrix[:0]
-        return self.matrix[self.starts[n]:self.ends[n]]
+            return self.scattered[:0]
+        return self.scattered[self.starts[n]:self.ends[n]]
 
     def article_scores(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of every article's best passage to the query (one per article)."""
@@ -128,7 +152,7 @@ class VectorSet:
         if not len(articles):
             return np.zeros(0, dtype=np.float32)
         rows, first = concatenated_ranges(self.starts[articles], self.ends[articles])
-        return np.maximum.reduceat(np.asarray(self.matrix[rows]) @ query_vector, first)
+        return np.maximum.reduceat(np.asarray(self.scattered[rows]) @ query_vector, first)
 
     def standardized(self, scores: np.ndarray) -> np.ndarray:
         """Scores as standard deviations above the mean of the article's own language.

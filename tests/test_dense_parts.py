@@ -1,5 +1,6 @@
 """The parts of dense retrieval: fusion, passages, the vector store (real model where it is used)."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,6 +128,35 @@ def test_save_and_load_round_trip(tmp_path):
     assert np.allclose(np.asarray(loaded.matrix), vs.matrix)
     assert not list(tmp_path.glob("*.tmp*"))
     assert VectorSet.load(tmp_path / "nowhere") is None
+
+
+def _advice_of_mappings(path) -> list[bool]:
+    """For each mapping of path in this process: whether it is advised for random reads ("rr")."""
+    found, current = [], None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5:       # a mapping's first line
+            current = len(head) > 5 and head[-1] == str(path)
+        elif current and line.startswith("VmFlags:"):
+            found.append("rr" in head[1:])
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads Linux's /proc/self/smaps")
+def test_rows_read_a_few_at_a_time_come_from_a_mapping_without_readahead(tmp_path):
+    rng = np.random.default_rng(3)
+    ids = [f"doc{i // 3}" for i in range(3000)]           # 1,000 articles of 3 passages, 4.6 MB
+    vs = VectorSet(model="toy", ids=ids, langs=["en"] * len(ids), hashes=[f"h{i}" for i in range(len(ids))],
+                   matrix=_unit(rng.standard_normal((len(ids), 384))))
+    vs.save(tmp_path)
+    loaded = VectorSet.load(tmp_path)
+    assert sorted(_advice_of_mappings(tmp_path / "vectors.npy")) == [False, True]   # scans / scattered
+    assert loaded.scattered is not loaded.matrix
+    query = _unit(rng.standard_normal((1, 384)))[0]
+    articles = np.array([5, 17, 400, 999])
+    want = np.maximum.reduceat(vs.matrix @ query, vs.starts)[articles]
+    assert np.allclose(loaded.exact_article_scores(query, articles), want, atol=1e-6)
+    assert np.array_equal(np.asarray(loaded.rows_of("doc400")), vs.matrix[1200:1203])
 
 
 def test_load_refuses_a_matrix_that_does_not_match_its_rows(tmp_path):
