@@ -58,6 +58,18 @@ def _mapped_for_scattered_reads(path: Path) -> np.ndarray:
     return rows
 
 
+def _best_first(members: np.ndarray, scores: np.ndarray, count: int) -> np.ndarray:
+    """The first `count` of members[np.argsort(-scores[members], kind="stable")] (ties in index
+    order), sorting only the members that can be among them: a full sort of every language's
+    articles took ~8 ms of an article page at 100k."""
+    values = scores[members]
+    if count < len(members):
+        kth = np.partition(values, len(values) - count)[len(values) - count]   # count-th largest
+        members = members[values >= kth]
+        values = scores[members]
+    return members[np.argsort(-values, kind="stable")][:count]
+
+
 @dataclass
 class VectorSet:
     model: str
@@ -266,7 +278,12 @@ class VectorSet:
         if n is None or not len(rows):
             return []
         # Best passage-to-passage similarity: a translation matches passage by passage.
-        scores = np.maximum.reduceat((self.matrix @ np.asarray(rows).T).max(axis=1), self.starts)
+        products = self.matrix @ np.asarray(rows).T            # (every passage, this article's)
+        best = products[:, 0].copy()
+        for column in range(1, products.shape[1]):             # numpy's max(axis=1) over a few
+            np.maximum(best, products[:, column], out=best)    # columns took 13 ms at 100k
+        scorer = quantized.load_scorer()
+        scores = scorer.group_max(best, self.starts) if scorer is not None else np.maximum.reduceat(best, self.starts)
         z = self.standardized(scores)
         own = self.article_langs[n]
         found = []
@@ -274,7 +291,7 @@ class VectorSet:
             if lang == own:
                 continue
             members = np.flatnonzero(mask)
-            order = members[np.argsort(-scores[members], kind="stable")]
+            order = _best_first(members, scores, per_language + 1)
             if len(members) >= MIN_LANGUAGE_ARTICLES:
                 keep = [i for i in order[:per_language] if z[i] >= COUNTERPART_MIN_Z]
             else:

@@ -159,6 +159,18 @@ def test_rows_read_a_few_at_a_time_come_from_a_mapping_without_readahead(tmp_pat
     assert np.array_equal(np.asarray(loaded.rows_of("doc400")), vs.matrix[1200:1203])
 
 
+def test_best_first_is_the_head_of_a_stable_sort_ties_included():
+    from indexer.vectors import _best_first
+
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        scores = rng.integers(0, 6, size=int(rng.integers(1, 40))).astype(np.float32)   # many ties
+        members = np.flatnonzero(rng.random(len(scores)) < 0.7)
+        for count in (1, 2, 3, len(members) + 2):
+            want = members[np.argsort(-scores[members], kind="stable")][:count]
+            assert np.array_equal(_best_first(members, scores, count), want), (trial, count)
+
+
 def test_load_refuses_a_matrix_that_does_not_match_its_rows(tmp_path):
     _toy_set().save(tmp_path)
     meta = json.loads((tmp_path / "vectors.json").read_text())
