@@ -9,6 +9,7 @@ generation and switches to it; each thread keeps its own Whoosh searcher.
 import math
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime, time as dtime
 from pathlib import Path
@@ -172,16 +173,20 @@ class SearchEngine:
             cached.took_ms = round((time.perf_counter() - started) * 1000, 2)
             return cached
         searcher = gen.searcher()
-        compiled = self._compile(request.query)
+        words = self._read(request.query)
+        mode = self._effective_mode(gen, request.mode, words)
+        # The model starts before the lexical query is built (analysis, expansion: 0.3-1.4 ms
+        # that the dense side, hybrid's longer one, would otherwise wait for).
+        pending = self._embed_later(gen, words) if mode != "lexical" else None
+        compiled = self._compile(request.query, words)
         filters = self._filters(request)
-        mode = self._effective_mode(gen, request.mode, compiled)
         response = SearchResponse(query=request.query, total=0, took_ms=0.0, page=request.page,
                                   size=request.size, results=[], mode=mode,
                                   query_langs=compiled.query_langs)
         if mode == "lexical":
             self._lexical_page(gen, searcher, compiled, filters, request, response)
         else:
-            self._fused_page(gen, searcher, compiled, filters, request, response)
+            self._fused_page(gen, searcher, compiled, filters, request, response, pending)
         response.took_ms = round((time.perf_counter() - started) * 1000, 2)
         self.cache.put(gen.name, request, response)
         return response
@@ -199,7 +204,7 @@ class SearchEngine:
         for score, docnum in found.matches.top(request.page * request.size)[start:]:
             response.results.append(self._hit(searcher.stored_fields(docnum), score, terms))
 
-    def _fused_page(self, gen, searcher, compiled, filters, request, response) -> None:
+    def _fused_page(self, gen, searcher, compiled, filters, request, response, pending) -> None:
         """Dense or hybrid: fuse, then count the facets of everything either list matched."""
         depth = max(FUSION_DEPTH, request.page * request.size)
         first, last = (request.page - 1) * request.size, request.page * request.size
@@ -220,7 +225,7 @@ class SearchEngine:
                 ready[docnum] = self._hit(searcher.stored_fields(docnum), 0.0, terms)
 
         ranked, found = self._ranking(gen, searcher, compiled, filters, response.mode, depth,
-                                      while_embedding=while_embedding)
+                                      pending, while_embedding=while_embedding)
         docnum_of = gen.docnum_of(searcher)
         dense_docs = np.array(sorted({docnum_of[doc_id] for doc_id, _ in ranked if doc_id in docnum_of}),
                               dtype=np.int64)
@@ -235,21 +240,17 @@ class SearchEngine:
             elif docnum is not None:
                 response.results.append(self._hit(searcher.stored_fields(docnum), score, terms))
 
-    def _ranking(self, gen, searcher, compiled, filters, mode, depth, while_embedding=None):
+    def _ranking(self, gen, searcher, compiled, filters, mode, depth, pending=None, while_embedding=None):
         """(fused [(id, score)], the lexical matches under the filters or None).
 
         The query vector, and every article's dense score, are computed on another thread while
         the lexical query is scored (the model's C code and numpy run without the GIL), so
         hybrid costs max(lexical, dense), not the sum. while_embedding(the lexical matches,
         their top [(score, docnum)], the pending dense future) is called between the two, if
-        there is a lexical list.
+        there is a lexical list. pending: the dense scores already started (_embed_later).
         """
-        # The caller's mode is dense or hybrid only when the vectors and the model are there.
-        vectors = gen.vectors
-        # The other thread embeds and takes the product with the passage matrix (C and BLAS,
-        # without the GIL); the rest is numpy on small arrays, which holds the GIL, and runs here
-        # (_dense): on that thread it waited for the GIL while this one made hits.
-        pending = get_encoder().query_later(compiled.dense_text, then=vectors.cosines)
+        if pending is None:
+            pending = self._embed_later(gen, compiled)
         lexical: list[tuple[str, float]] = []
         found = None
         if mode == "hybrid" and compiled.query is not None:
@@ -266,6 +267,15 @@ class SearchEngine:
         fused = reciprocal_rank_fusion([[doc_id for doc_id, _ in lexical], [doc_id for doc_id, _ in dense]],
                                        item_weights=[score_weights(lexical, LEXICAL_SCORE_POWER), None])
         return fused, found
+
+    @staticmethod
+    def _embed_later(gen, words) -> "Future":
+        """Every article's dense score for the query, being computed on the model's thread."""
+        # The caller's mode is dense or hybrid only when the vectors and the model are there.
+        # The other thread embeds and takes the product with the passage matrix (C and BLAS,
+        # without the GIL); the rest is numpy on small arrays, which holds the GIL, and runs in
+        # _dense: on that thread it waited for the GIL while the search thread made hits.
+        return get_encoder().query_later(words.dense_text, then=gen.vectors.cosines)
 
     def _dense(self, gen, searcher, compiled, filters, pending, k, min_z) -> list[tuple[str, float]]:
         restriction = [q for q in (filters, compiled.constraint) if q is not None]
@@ -334,18 +344,24 @@ class SearchEngine:
                    source=f.get("source") or None, url=f.get("url") or None,
                    score=round(float(score), 4), snippet=snippet)
 
-    def _compile(self, text: str) -> "_Compiled":
+    @staticmethod
+    def _read(text: str) -> "_QueryWords":
+        """What the mode and the dense side need of a query: cheap, before the lexical query."""
         parsed = parse_user_query(text)
-        query_langs = self._query_langs(text)
-        query_lang = query_langs[0] if query_langs else None
         dense_text = " ".join(" ".join([parsed.text] + parsed.phrases).split())[:MAX_DENSE_QUERY_CHARS]
         entities = query_entities(dense_text)
-        name_share = min(1.0, sum(share for _, share in entities))
+        return _QueryWords(parsed, dense_text, entities, min(1.0, sum(share for _, share in entities)))
+
+    def _compile(self, text: str, words: "_QueryWords | None" = None) -> "_Compiled":
+        words = words or self._read(text)
+        parsed = words.parsed
+        query_langs = self._query_langs(text)
+        query_lang = query_langs[0] if query_langs else None
         query = None
         if not parsed.empty:
-            query = build_query(parsed, query_lang, expansion=expansion_query(entities, query_lang))
-        return _Compiled(parsed, query_langs, query_lang, query, constraint_query(parsed), dense_text,
-                         name_share)
+            query = build_query(parsed, query_lang, expansion=expansion_query(words.entities, query_lang))
+        return _Compiled(parsed, query_langs, query_lang, query, constraint_query(parsed), words.dense_text,
+                         words.name_share)
 
     @staticmethod
     def _query_langs(text: str) -> list[str]:
@@ -364,16 +380,18 @@ class SearchEngine:
         """Top-k (doc id, score) for a query string, without snippets or facets."""
         gen = self.generation
         searcher = gen.searcher()
-        compiled = self._compile(text)
+        words = self._read(text)
+        mode = self._effective_mode(gen, mode, words)
+        pending = self._embed_later(gen, words) if mode != "lexical" else None
+        compiled = self._compile(text, words)
         filters = Q.Term("lang", lang) if lang else None
-        mode = self._effective_mode(gen, mode, compiled)
         if mode == "lexical":
             if compiled.query is None:
                 return []
             ids = gen.id_of(searcher)
             matches = filtered_matches(searcher, compiled.query, filters, gen.postings).matches
             return [(ids[docnum], score) for score, docnum in matches.top(k)]
-        ranked, _ = self._ranking(gen, searcher, compiled, filters, mode, max(k, FUSION_DEPTH))
+        ranked, _ = self._ranking(gen, searcher, compiled, filters, mode, max(k, FUSION_DEPTH), pending)
         return ranked[:k]
 
     # -- articles and health ---------------------------------------------------
@@ -446,6 +464,14 @@ class SearchEngine:
             return {"available": False, "reason": unavailable_reason()}
         return {"available": True, "reason": None, "model": gen.vectors.model, "engine": encoder.engine,
                 "matmul": encoder.matmul, "scoring": gen.vectors.scoring, "articles": len(gen.vectors), "passages": len(gen.vectors.ids)}
+
+
+@dataclass
+class _QueryWords:
+    parsed: object
+    dense_text: str                # what the dense model embeds
+    entities: list                 # (entity id, share of the query) named in it
+    name_share: float              # share of the query that names lexicon entities
 
 
 @dataclass
