@@ -246,3 +246,33 @@ def test_expansions(lex):
 def test_default_lexicon_is_cached():
     assert Lexicon.load() is get_lexicon() is Lexicon.load()
 
+
+
+# -- the two matchers ---------------------------------------------------------------------------
+
+def _texts_with_names(lex: Lexicon) -> list[str]:
+    """Seed articles, generated articles in every language (names dropped into real vocabulary),
+    and names written with the separators, attached prefixes and spacing the matcher handles."""
+    from benchmarks import corpus_gen
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt"))]
+    for i in range(60):
+        doc = corpus_gen.article(7, i)
+        texts += [doc["title"], doc["body"]]
+    samples = [
+        "Bà Rịa  -  Vũng Tàu, Bà Rịa–Vũng Tàu và bà rịa\n- vũng tàu", "TỈNH HUẾ, CỘNG HÒA PHÁP, phương pháp",
+        "บ่าเหรีย หวุงเต่า และ ลาว ลาวา เลาว", "وهانوي لمقاطعة ها تينه للصين وبالصين فلل", "越南 河内 海防 老挝 老 越",
+        "Вьетнама и Лаосе", "US us Úc Lào lao động", "ha\tnoi\u00a0-\u2013 hải\u3000phòng", "  ", "",
+    ]
+    for entity in list(lex.entities.values())[::7]:
+        for names in entity.names.values():
+            samples.append(" — ".join(f"x{name}, {name}y «{name}» {name.upper()}" for name in names))
+    return texts + samples
+
+
+def test_the_automaton_finds_what_the_trie_walk_finds(lex):
+    pytest.importorskip("ahocorasick")
+    texts = _texts_with_names(lex)
+    found = [lex.find(t) for t in texts]
+    assert sum(map(len, found)) > 1000                 # the texts do name many entities
+    assert found == [lex._find_by_trie(t) for t in texts]
