@@ -28,6 +28,7 @@ from .corpus import article_hash, read_corpus
 from .dense import get_encoder, unavailable_reason
 from .embedding import VectorReport, build_vectors, reusable_vectors
 from .postingpool import chunked_posting_pool
+from .termwriter import term_at_a_time_field_writer
 from .schema import build_schema
 from . import store
 
@@ -260,7 +261,7 @@ def build_index(corpus_dir, index_dir=None, rebuild: bool = False, progress: boo
                 ix = whoosh_index.create_in(str(tmp), build_schema())
             procs = procs or min(2, os.cpu_count() or 1)
             bar = _Progress(progress)
-            with chunked_posting_pool():
+            with chunked_posting_pool(), term_at_a_time_field_writer():
                 if procs > 1 and len(to_index) >= PARALLEL_THRESHOLD:
                     _bind_workers_to_this_process()
                     writer = ix.writer(procs=procs, multisegment=True, limitmb=WRITER_MEMORY_MB)
