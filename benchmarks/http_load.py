@@ -88,8 +88,8 @@ def measure(index_dir: Path, mix: list[tuple[str, str]], seconds: int, workers: 
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start (see {log.name})")
             time.sleep(0.5)
-        # Every worker warmed up: wrk's keep-alive connections stay with the worker that accepted
-        # them, and a worker still warming accepts none (3 runs of 6 measured one worker's rate).
+        # Every worker warmed up: a worker still warming accepts no connection (when the server
+        # kept connections alive, 3 runs of 6 measured one worker's rate).
         while Path(log.name).read_text(errors="replace").count("Worker ready") < workers:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server workers did not get ready (see {log.name})")
@@ -111,8 +111,8 @@ def measure(index_dir: Path, mix: list[tuple[str, str]], seconds: int, workers: 
         latency = {m.group(1): m.group(2) for m in re.finditer(r"^\s+(50|90|99)%\s+(\S+)", text, re.M)}
         pids = [server.pid] + _children(server.pid)
         rss = {str(pid): _vm(pid, "VmHWM") for pid in pids}
-        # wrk's keep-alive connections stay with the worker that accepted them; a run where one
-        # worker took most of them measures that worker, and shows here as unequal CPU.
+        # A run where one worker served most requests measures that worker, and shows here as
+        # unequal CPU (with keep-alive, one worker could keep all of wrk's connections).
         busy = {str(pid): round(_cpu_seconds(pid) - cpu_before[pid], 2) for pid in workers_pids}
         return {"requests_per_s": rps, "seconds": seconds, "connections": CONNECTIONS, "workers": workers,
                 "non_2xx": int(errors.group(1)) if errors else 0,

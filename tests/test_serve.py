@@ -1,4 +1,6 @@
-"""The production server says when each worker is warmed up and accepting requests."""
+"""The production server says when each worker is warmed up and accepting requests, and hands
+every request to whichever worker accepts it (no keep-alive)."""
+import http.client
 import os
 import re
 import socket
@@ -11,7 +13,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_each_worker_says_it_is_ready_after_warming_up(web_index_dir, tmp_path):
+def test_each_worker_says_it_is_ready_and_each_response_closes_its_connection(web_index_dir, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -33,6 +35,14 @@ def test_each_worker_says_it_is_ready_after_warming_up(web_index_dir, tmp_path):
         assert "warm-up failed" not in text
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=Hai+Phong", timeout=10) as r:
             assert r.status == 200
+        # A kept connection stays with its worker: a client's few connections could all land on
+        # one worker while the other idles (web/serve.py, KEEPALIVE_SECONDS).
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/api/health")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200 and response.getheader("Connection", "").lower() == "close"
+        connection.close()
     finally:
         proc.terminate()
         proc.wait(timeout=15)

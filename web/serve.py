@@ -18,9 +18,19 @@ from .app import create_app
 # Threads per gunicorn worker. A search is mostly Python under the GIL, so threads beyond two
 # only wait for it: with wrk's 8 connections on the same 2 cores, alternating runs of 12-15 s,
 # 2 threads served 1.19-1.34x the requests/s of 4 at 10k articles (3 of 3 pairs) and 1.11-1.50x
-# at 100k (5 of 5), with a lower p50 latency. One thread (a sync worker) matched two at 100k but
-# loses keep-alive.
+# at 100k (5 of 5), with a lower p50 latency (with keep-alive then). One thread (a sync worker)
+# matched two at 100k.
 THREADS = 2
+
+# No keep-alive: a gthread worker keeps every connection it accepts, and a client that opens
+# a few keep-alive connections at once (a load balancer's pool, wrk's 8) can find them all on
+# one worker while the other idles; closing after each response lets every request go to
+# whichever worker accepts first. Alternating 12 s wrk runs at 10k articles: with 5 s of
+# keep-alive 144 / 77 / 150 / 165 / 172 requests/s (the 77: one worker had all 8 connections,
+# the other used no CPU; the benchmark saw 22% and 24% of the in-process rate that way), without
+# 171 / 177 / 129 / 157 / 148, the workers' CPU always within 4% of each other. At 100k:
+# 117 / 95 / 73 with, 93 / 78 / 88 without.
+KEEPALIVE_SECONDS = 0
 
 # The request line (method + path + query + version) limit. 8190 is gunicorn's
 # maximum; a 1000-character Thai query percent-encodes to ~9 KB, so longer ones
@@ -50,8 +60,8 @@ def warm_up(app) -> None:
 
 def warm_worker(app, worker) -> None:
     """gunicorn's post_worker_init: warm up, then say so in the error log. A load test waits
-    for every worker's line (benchmarks/http_load.py): a client that opens its keep-alive
-    connections while one worker is still warming hands them all to the other, for good."""
+    for every worker's line (benchmarks/http_load.py): a worker still warming accepts nothing,
+    so a load started meanwhile measures the other one."""
     warm_up(app)
     worker.log.info("Worker ready (pid: %s)", worker.pid)
 
@@ -74,7 +84,7 @@ def run_gunicorn(app, host: str, port: int, workers: int, threads: int, access_l
             settings = {
                 "bind": f"{host}:{port}", "workers": workers, "threads": threads,
                 "worker_class": "gthread" if threads > 1 else "sync",
-                "timeout": 30, "graceful_timeout": 10, "keepalive": 5,
+                "timeout": 30, "graceful_timeout": 10, "keepalive": KEEPALIVE_SECONDS,
                 "limit_request_line": LIMIT_REQUEST_LINE, "limit_request_fields": 50,
                 "accesslog": "-" if access_log else None, "errorlog": "-",
                 "preload_app": False, "proc_name": "polysearch",
