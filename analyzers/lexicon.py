@@ -434,23 +434,9 @@ class Lexicon:
         for at in found:
             if at and "\u0600" <= folded[at - 1] <= "\u06ff":
                 starts.update(at - width for width in (1, 2, 3, 4) if folded[at - width:at] in _ARABIC_CLITICS)
-        out: list[Mention] = []
-        resume = 0
-        for i in sorted(starts):
-            if i < resume or not _CANDIDATE.match(folded, i):
-                continue
-            hit = self._longest_at(folded, i, found.get(i, ()), text, offsets)
-            if hit is None and "\u0600" <= folded[i] <= "\u06ff":
-                for width in (4, 3, 2, 1):  # attached prefixes, longest first: وبال، لل، و
-                    if folded[i:i + width] in _ARABIC_CLITICS and i + width in found:
-                        hit = self._longest_at(folded, i + width, found[i + width], text, offsets)
-                        if hit is not None:
-                            break
-            if hit is not None:
-                resume, mention = hit
-                if mention is not None:
-                    out.append(mention)
-        return out
+        return _leftmost_longest(
+            folded, (i for i in sorted(starts) if _CANDIDATE.match(folded, i)),
+            lambda i: self._longest_at(folded, i, found[i], text, offsets) if i in found else None)
 
     def _key_automaton(self):
         """An Aho-Corasick automaton (pyahocorasick) of every key, for _Squeezed text: it finds
@@ -473,26 +459,9 @@ class Lexicon:
         """find(), walking the trie from every place a name can start (the reference)."""
         folded, offsets = _fold_with_offsets(text)
         prefixes = self._prefixes
-        out: list[Mention] = []
-        resume = 0
-        for candidate in self._start_pattern().finditer(folded):
-            i = candidate.start()
-            if i < resume:
-                continue
-            hit = None
-            if folded[i:i + 2] in prefixes:
-                hit = self._match_at(folded, i, text, offsets)
-            if hit is None and "\u0600" <= folded[i] <= "\u06ff":
-                for width in (4, 3, 2, 1):  # attached prefixes, longest first: وبال، لل، و
-                    if folded[i:i + width] in _ARABIC_CLITICS and folded[i + width:i + width + 2] in prefixes:
-                        hit = self._match_at(folded, i + width, text, offsets)
-                        if hit is not None:
-                            break
-            if hit is not None:
-                resume, mention = hit
-                if mention is not None:
-                    out.append(mention)
-        return out
+        return _leftmost_longest(
+            folded, (m.start() for m in self._start_pattern().finditer(folded)),
+            lambda i: self._match_at(folded, i, text, offsets) if folded[i:i + 2] in prefixes else None)
 
     def _start_pattern(self) -> re.Pattern:
         """_CANDIDATE narrowed to characters that some key or Arabic clitic begins with.
@@ -547,6 +516,29 @@ class Lexicon:
                         return j, None
                     return j, Mention(entry.entity_id, start, end, surface, entry.lang)
         return None
+
+
+def _leftmost_longest(folded: str, starts, longest_at) -> list[Mention]:
+    """Non-overlapping mentions, left to right: at each start (ascending) past the last mention,
+    longest_at(start), the longest acceptable name there as (folded end, mention or None for a
+    block phrase) or None; failing that, after attached Arabic prefixes."""
+    out: list[Mention] = []
+    resume = 0
+    for i in starts:
+        if i < resume:
+            continue
+        hit = longest_at(i)
+        if hit is None and "\u0600" <= folded[i] <= "\u06ff":
+            for width in (4, 3, 2, 1):  # attached prefixes, longest first: وبال، لل، و
+                if folded[i:i + width] in _ARABIC_CLITICS:
+                    hit = longest_at(i + width)
+                    if hit is not None:
+                        break
+        if hit is not None:
+            resume, mention = hit
+            if mention is not None:
+                out.append(mention)
+    return out
 
 
 def _start_ok(f: str, i: int, script: str) -> bool:
