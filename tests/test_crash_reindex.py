@@ -71,7 +71,7 @@ def crash_trials(tmp_path: Path, n: int, trials: int, seed: int, parent_only_sha
     write_version(corpus, "alpha", n, multilingual=multilingual)
     started = time.monotonic()
     first = run_index(corpus, index)
-    build_seconds = time.monotonic() - started
+    build_seconds = longest = time.monotonic() - started
     assert first.returncode == 0, first.stderr
     live_engine = SearchEngine(index)            # like a server: open across every crash
     current = "alpha"
@@ -82,7 +82,10 @@ def crash_trials(tmp_path: Path, n: int, trials: int, seed: int, parent_only_sha
         write_version(corpus, target, n, multilingual=multilingual)
         rebuild = rng.random() < 0.3
         parent_only = rng.random() < parent_only_share
-        delay = rng.uniform(0.0, build_seconds * 1.1)   # spread over the whole run (and just past it)
+        # Spread over the whole run (and just past it). The longest reindex so far sets the span:
+        # with the first build's time alone (1.96 s in one run, 3.4-3.7 s in the runs before), no
+        # kill of 24 landed after the switch.
+        delay = rng.uniform(0.0, longest * 1.1)
         proc = start_index(corpus, index, rebuild=rebuild)
         try:
             proc.wait(timeout=delay)
@@ -107,12 +110,15 @@ def crash_trials(tmp_path: Path, n: int, trials: int, seed: int, parent_only_sha
         figures["new_served" if after_crash == target else "old_served"] += 1
         figures["tmp_left"] += bool(tmp_generations(index))
 
+        started = time.monotonic()
         code, errors = reindex_to_completion(corpus, index, recover_in_process)
+        longest = max(longest, time.monotonic() - started)
         assert code == 0, f"{where}: {errors}"
         assert served_version(SearchEngine(index), n) == target, where
         assert served_version(live_engine, n) == target, where
         assert tmp_generations(index) == [], where
         current = target
+    figures["longest_reindex_seconds"] = round(longest, 2)
     return figures
 
 
