@@ -173,12 +173,7 @@ class SearchEngine:
             cached.took_ms = round((time.perf_counter() - started) * 1000, 2)
             return cached
         searcher = gen.searcher()
-        words = self._read(request.query)
-        mode = self._effective_mode(gen, request.mode, words)
-        # The model starts before the lexical query is built (analysis, expansion: 0.3-1.4 ms
-        # that the dense side, hybrid's longer one, would otherwise wait for).
-        pending = self._embed_later(gen, words) if mode != "lexical" else None
-        compiled = self._compile(request.query, words)
+        compiled, mode, pending = self._prepare(gen, request.query, request.mode)
         filters = self._filters(request)
         response = SearchResponse(query=request.query, total=0, took_ms=0.0, page=request.page,
                                   size=request.size, results=[], mode=mode,
@@ -240,17 +235,15 @@ class SearchEngine:
             elif docnum is not None:
                 response.results.append(self._hit(searcher.stored_fields(docnum), score, terms))
 
-    def _ranking(self, gen, searcher, compiled, filters, mode, depth, pending=None, while_embedding=None):
+    def _ranking(self, gen, searcher, compiled, filters, mode, depth, pending, while_embedding=None):
         """(fused [(id, score)], the lexical matches under the filters or None).
 
         The query vector, and every article's dense score, are computed on another thread while
         the lexical query is scored (the model's C code and numpy run without the GIL), so
         hybrid costs max(lexical, dense), not the sum. while_embedding(the lexical matches,
         their top [(score, docnum)], the pending dense future) is called between the two, if
-        there is a lexical list. pending: the dense scores already started (_embed_later).
+        there is a lexical list. pending: the dense scores already started (_prepare).
         """
-        if pending is None:
-            pending = self._embed_later(gen, compiled)
         lexical: list[tuple[str, float]] = []
         found = None
         if mode == "hybrid" and compiled.query is not None:
@@ -344,6 +337,15 @@ class SearchEngine:
                    source=f.get("source") or None, url=f.get("url") or None,
                    score=round(float(score), 4), snippet=snippet)
 
+    def _prepare(self, gen, text: str, requested_mode: str):
+        """(the compiled query, the mode it runs in, its dense scores being computed or None).
+        The model starts before the lexical query is built (analysis, expansion: 0.3-1.4 ms that
+        the dense side, hybrid's longer one, would otherwise wait for)."""
+        words = self._read(text)
+        mode = self._effective_mode(gen, requested_mode, words)
+        pending = self._embed_later(gen, words) if mode != "lexical" else None
+        return self._compile(text, words), mode, pending
+
     @staticmethod
     def _read(text: str) -> "_QueryWords":
         """What the mode and the dense side need of a query: cheap, before the lexical query."""
@@ -380,10 +382,7 @@ class SearchEngine:
         """Top-k (doc id, score) for a query string, without snippets or facets."""
         gen = self.generation
         searcher = gen.searcher()
-        words = self._read(text)
-        mode = self._effective_mode(gen, mode, words)
-        pending = self._embed_later(gen, words) if mode != "lexical" else None
-        compiled = self._compile(text, words)
+        compiled, mode, pending = self._prepare(gen, text, mode)
         filters = Q.Term("lang", lang) if lang else None
         if mode == "lexical":
             if compiled.query is None:
