@@ -181,8 +181,8 @@ void ps_standardize(const float *x, const int64_t *codes, long n, long nlang,
                     long min_center, long min_spread, float *margin,
                     double *center, double *spread, float *z) {
     size_t lanes = PS_LANES * (size_t)nlang;
-    double *sum = calloc(2 * lanes + 2 * (size_t)nlang, sizeof(double)), *sq = sum + lanes;
-    double *csum = sq + lanes, *centered_mean = csum + nlang;
+    double *sum = calloc(2 * lanes + (size_t)nlang, sizeof(double)), *sq = sum + lanes;
+    double *centered_mean = sq + lanes;
     long *count = calloc(lanes + (size_t)nlang, sizeof(long)), *total_count = count + lanes;
     if (!sum || !count || n <= 0) { free(sum); free(count); return; }
     double total[PS_LANES] = {0}, gsq[PS_LANES] = {0};
@@ -197,11 +197,11 @@ void ps_standardize(const float *x, const int64_t *codes, long n, long nlang,
         for (int k = 0; k < PS_LANES; k++) { s += sum[k * nlang + l]; c += count[k * nlang + l]; }
         total_count[l] = c;
         center[l] = c >= min_center ? s / (c ? c : 1) : all / n;
-        csum[l] = s - c * center[l];                  /* the sum of x - center over the language */
-        ctotal += csum[l];
+        double centered = s - c * center[l];        /* the sum of x - center over the language */
+        centered_mean[l] = centered / (c ? c : 1);
+        ctotal += centered;
     }
     double cmean = ctotal / n;
-    for (long l = 0; l < nlang; l++) centered_mean[l] = csum[l] / (total_count[l] ? total_count[l] : 1);
     for (long a = 0; a < n; a++) {
         long l = codes[a], k = a % PS_LANES;
         double c = x[a] - center[l], d = c - centered_mean[l], g = c - cmean;
