@@ -9,6 +9,13 @@ CHUNK postings, and the merge takes from every run the postings up to the smalle
 of the runs' loaded chunks and sorts them together (timsort merges sorted runs in C). The
 postings come out in the same order, so the segment is the same.
 
+Whoosh's pool also sorts all its postings as tuples before each spill, comparing field, term
+and docnum one after the other: 7% of a 100k reindex's CPU (py-spy at d8fca4b). This pool
+keeps each field's postings apart and sorts them by term alone, a comparison of two bytes. A
+writer adds a document's postings after the previous document's, so a stable sort leaves each
+term's postings in docnum order, as the tuple sort would; if a posting ever comes with a
+smaller docnum than the one before it, the tuples are sorted whole, as Whoosh does.
+
 Whoosh's SegmentWriter builds its pool from the module-level name whoosh.writing.PostingPool
 (its `poolclass` argument is ignored), so chunked_posting_pool() swaps that name while a
 writer runs; writer processes forked meanwhile inherit it.
@@ -17,13 +24,61 @@ import pickle
 from bisect import bisect_right
 from contextlib import contextmanager
 from itertools import islice
+from operator import itemgetter
 
 from whoosh import writing
 
 CHUNK = 16384   # postings per pickled list: ~3 MB in memory, per run being merged
+_POSTING_BYTES = 28 + 4 * 5 + 21 + 26 + 18 + 16 + 21    # and the texts: Whoosh's estimate
+_TERM = itemgetter(1)
 
 
 class ChunkedPostingPool(writing.PostingPool):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._fields: dict[str, list[tuple]] = {}     # field -> its postings, as added
+        self._last_docnum = None
+        self._in_order = True       # no posting had a smaller docnum than the one before it
+
+    def add(self, item) -> None:
+        fieldname, docnum = item[0], item[2]
+        postings = self._fields.get(fieldname)
+        if postings is None:
+            postings = self._fields[fieldname] = []
+            self.fieldnames.add(fieldname)
+        postings.append(item)
+        last, self._last_docnum = self._last_docnum, docnum
+        if last is not None and docnum < last:
+            self._in_order = False
+        self.currentsize += _POSTING_BYTES + len(fieldname) + 2 * len(item[1]) + len(item[4] or b"")
+        if self.currentsize > self.limit:
+            self.save()
+
+    def _sorted(self) -> list[tuple]:
+        """Every posting held, in Whoosh's order (field, term, docnum, weight, value)."""
+        out = []
+        for fieldname in sorted(self._fields):
+            postings = self._fields[fieldname]
+            if self._in_order:
+                postings.sort(key=_TERM)    # stable: a term's postings stay in docnum order
+            else:
+                postings.sort()
+            out += postings
+        return out
+
+    def save(self) -> None:
+        if self._fields:
+            path, f = self._new_run()
+            self._write_run(f, self._sorted())
+            self._add_run(path)
+            self._fields = {}
+        self.currentsize = 0
+
+    def items(self, maxfiles: int = 128):
+        if not self.runs:
+            return self._sorted()    # never spilled: everything is here
+        return super().items(maxfiles)     # spills what is held, merges the runs
+
     def _write_run(self, f, items) -> None:
         # save() passes its sorted list; reduce_to() (past 128 runs) an iterator of merged postings
         items = iter(items)

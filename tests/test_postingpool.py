@@ -22,6 +22,20 @@ def _postings(n: int, seed: int = 5) -> list[tuple]:
              bytes(rng.randrange(256) for _ in range(rng.randrange(4))) or None) for _ in range(n)]
 
 
+def _postings_by_document(docs: int, seed: int = 7) -> list[tuple]:
+    """As a segment writer adds them: document after document, each (field, term) once per
+    document, in no particular order within it."""
+    rng = random.Random(seed)
+    fields = ["body_en", "body_th", "entities", "title_zh"]
+    words = [f"w{i}".encode() for i in range(300)]
+    out = []
+    for docnum in range(docs):
+        pairs = {(rng.choice(fields), rng.choice(words)) for _ in range(rng.randrange(1, 40))}
+        out += [(f, w, docnum, float(rng.randrange(1, 4)), bytes([rng.randrange(256)]))
+                for f, w in sorted(pairs, key=lambda _: rng.random())]
+    return out
+
+
 def _pooled(pool_class, postings, limit_bytes, maxfiles=128):
     storage = RamStorage()
     pool = pool_class(storage.temp_storage("t"), segment=None, limitmb=1)
@@ -40,6 +54,26 @@ def test_chunked_runs_merge_to_whooshs_order(monkeypatch, maxfiles):
     whooshs, _ = _pooled(PostingPool, postings, 20_000, maxfiles)
     assert runs > 10
     assert ours == whooshs == sorted(postings)
+
+
+@pytest.mark.parametrize("limit_bytes", [20_000, 10**9])     # many runs; none
+def test_postings_added_document_by_document_come_out_in_whooshs_order(monkeypatch, limit_bytes):
+    # The pool's usual case: sorted by term alone, each term's postings kept in docnum order.
+    monkeypatch.setattr(postingpool, "CHUNK", 7)
+    postings = _postings_by_document(400)
+    ours, runs = _pooled(ChunkedPostingPool, postings, limit_bytes)
+    whooshs, _ = _pooled(PostingPool, postings, limit_bytes)
+    assert (runs > 10) == (limit_bytes < 10**6)
+    assert ours == whooshs == sorted(postings)
+
+
+def test_a_posting_out_of_docnum_order_makes_the_pool_sort_whole_tuples():
+    # A merge of segments adds term by term: docnums go back. Sorting by term alone would
+    # keep such postings in the order they came.
+    postings = _postings_by_document(200)
+    postings = postings[len(postings) // 2:] + postings[:len(postings) // 2]
+    ours, _ = _pooled(ChunkedPostingPool, postings, 10**9)
+    assert ours == sorted(postings)
 
 
 def test_a_run_read_back_whole_is_its_postings_in_order(monkeypatch):
