@@ -8,6 +8,8 @@ from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
 from analyzers import EXACT_LANGUAGES, FIELD_LANGUAGES, analyzer_for
 
+from .positions import TermPositions
+
 TITLE_BOOST = 2.0
 EXACT_BOOST = 1.0  # an exact-diacritic match counts double (xquad-dev vi MRR@10: 0 → .933, 0.5 → .946, 1.0 → .950, 2.0 → .950)
 
@@ -22,6 +24,13 @@ def text_fields(lang: str) -> list[str]:
 
 def all_text_fields() -> list[str]:
     return [name for lang in FIELD_LANGUAGES for name in text_fields(lang)]
+
+
+def _phrase_text(analyzer) -> TEXT:
+    """A TEXT field with positions (phrase queries), written by TermPositions: Whoosh's bytes."""
+    field = TEXT(analyzer=analyzer, phrase=True)
+    field.format = TermPositions(field_boost=field.format.field_boost)
+    return field
 
 
 def build_schema() -> Schema:
@@ -41,8 +50,8 @@ def build_schema() -> Schema:
     }
     for lang in FIELD_LANGUAGES:
         analyzer = analyzer_for(lang)
-        fields[f"title_{lang}"] = TEXT(analyzer=analyzer, phrase=True)
-        fields[f"body_{lang}"] = TEXT(analyzer=analyzer, phrase=True)
+        fields[f"title_{lang}"] = _phrase_text(analyzer)
+        fields[f"body_{lang}"] = _phrase_text(analyzer)
         if lang in EXACT_LANGUAGES:
             exact = analyzer_for(lang, exact=True)
             fields[f"title_{lang}_exact"] = TEXT(analyzer=exact, phrase=False)
