@@ -13,13 +13,20 @@ def _mb(n: float) -> str:
     return f"{n / 2**20:,.0f} MB"
 
 
+def _floor(floor: dict) -> str:
+    text = f"{floor['seconds_on_cores']:,.1f} s"
+    if "after_seconds_on_cores" in floor:     # measured before and after the reindex: their mean
+        text += f" (mean of {floor['before_seconds_on_cores']:,.1f} before, {floor['after_seconds_on_cores']:,.1f} after)"
+    return text
+
+
 def rows(r: dict) -> list[tuple[str, str, str]]:
     """(figure, value, target) rows for one run."""
     ix, q = r["indexing"], r["query"]
     out = [
         ("1. full reindex", f"{ix['index_seconds']:,.1f} s ({ix['articles_per_s']:,.0f} articles/s)"
                             + (f", run of {ix['carried_over_from'][:10]}" if ix.get("carried_over_from") else ""), ""),
-        ("   tokenization floor (2 cores)", f"{ix['floor']['seconds_on_cores']:,.1f} s", ""),
+        ("   tokenization floor (2 cores)", _floor(ix["floor"]), ""),
         ("   reindex / floor", f"{ix['ratio_vs_floor']:.2f}×", "≤ 1.5× at 100k"),
         ("2. search p50 / p95 / p99", f"{q['search']['p50']:.1f} / {q['search']['p95']:.1f} / {q['search']['p99']:.1f} ms", ""),
         ("   retrieve top-10 p50 / p99", f"{q['retrieve']['p50']:.1f} / {q['retrieve']['p99']:.1f} ms", ""),

@@ -91,8 +91,9 @@ def _text_fields(article) -> dict[str, tuple[str, str, bool]]:
     return fields
 
 
-def tokenize_chunk(articles) -> tuple[float, list[tuple[str, dict[str, str]]]]:
-    """(seconds spent in the analyzers, [(id, {field: tokens})]) for a chunk of articles."""
+def tokenize_chunk(articles, keep: bool = True) -> tuple[float, list[tuple[str, dict[str, str]]]]:
+    """(seconds spent in the analyzers, [(id, {field: tokens})] or [] unless keep) for a chunk
+    of articles."""
     from indexer.build import tag_entities
 
     spent, out = 0.0, []
@@ -104,6 +105,8 @@ def tokenize_chunk(articles) -> tuple[float, list[tuple[str, dict[str, str]]]]:
             tokens = [t.text for t in analyzer(text, positions=True, mode="index")]
             spent += time.perf_counter() - started
             fields[name] = tokens
+        if not keep:
+            continue
         doc = {k: join_tokens(v) for k, v in fields.items()}
         entities = tag_entities(article)        # not tokenization: outside the timed part
         if entities:
@@ -118,20 +121,24 @@ def _warm_worker() -> None:
     analyzers.initialize()
 
 
-def tokenization_floor(articles) -> tuple[dict, list]:
+def tokenization_floor(articles, keep: bool = True) -> tuple[dict, list]:
     chunks = [articles[i:i + CHUNK] for i in range(0, len(articles), CHUNK)]
     seconds, docs = 0.0, []
     with ProcessPoolExecutor(PROCS, initializer=_warm_worker) as pool:
-        for spent, out in pool.map(tokenize_chunk, chunks):
+        for spent, out in pool.map(tokenize_chunk, chunks, [keep] * len(chunks)):
             seconds += spent
             docs.extend(out)
     return {"cpu_seconds": seconds, "seconds_on_cores": seconds / PROCS, "procs": PROCS}, docs
 
 
 def measure_indexing(corpus_dir: Path, index_dir: Path, articles) -> tuple[dict, list]:
+    """The reindex between two measurements of the floor, divided by their mean: the machine's
+    speed drifts over the minutes a 100k reindex takes (one floor measured before it came out
+    24% slower than the evening before on the same code), and a drift shows as the two floors'
+    difference instead of moving the ratio."""
     from indexer.build import build_index
 
-    floor, docs = tokenization_floor(articles)
+    before, docs = tokenization_floor(articles)
     import shutil
 
     shutil.rmtree(index_dir, ignore_errors=True)
@@ -141,6 +148,11 @@ def measure_indexing(corpus_dir: Path, index_dir: Path, articles) -> tuple[dict,
     wall = time.perf_counter() - started
     if summary.documents != len(articles):
         raise RuntimeError(f"indexed {summary.documents} of {len(articles)} articles")
+    after, _ = tokenization_floor(articles, keep=False)
+    cpu = (before["cpu_seconds"] + after["cpu_seconds"]) / 2
+    floor = {"cpu_seconds": cpu, "seconds_on_cores": cpu / PROCS, "procs": PROCS,
+             "before_seconds_on_cores": before["seconds_on_cores"],
+             "after_seconds_on_cores": after["seconds_on_cores"]}
     return {"floor": floor, "index_seconds": wall,
             "ratio_vs_floor": wall / floor["seconds_on_cores"],
             "ratio_vs_one_core_floor": wall / floor["cpu_seconds"],
