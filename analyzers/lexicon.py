@@ -27,15 +27,14 @@ Per script (see the data file header for the name markers):
 from __future__ import annotations
 
 import re
-import unicodedata
-from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .normalize import fold_text, fold_width_same_length
+from .nametext import (ARABIC_CLITICS, BRAHMIC, NAME_START, SEPARATORS, Squeezed, end_ok, exact_form,
+                       fold_with_offsets, name_key, script_of, start_ok)
 
 LANGUAGES = ("vi", "en", "th", "zh", "ar", "ru", "fr", "ja", "ko", "lo", "km", "de", "es")
 TYPES = frozenset({"province", "city", "region", "country", "org", "concept", "person", "block"})
@@ -52,164 +51,7 @@ _AFFIXES = {
 }
 _AFFIX_WORDS = ("tỉnh", "thành phố", "tp", "nước", "จังหวัด", "นคร", "เมือง", "ประเทศ", "مقاطعة", "مدينة")
 
-_SEPARATORS = frozenset(" \t\n\r\f\v\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-                        "\u2008\u2009\u200a\u202f\u205f\u3000-\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
-_NOSPACE_RANGES = (r"\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u1100-\u11FF\u3040-\u30FF\u3130-\u318F"
-                   r"\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF")
-_NOSPACE = re.compile(rf"[{_NOSPACE_RANGES}]")
-_BRAHMIC = re.compile(r"[\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF]")  # Thai, Lao, Myanmar, Khmer
-# Where a name can start: any no-space-script char, or a word start in the other scripts.
-_CANDIDATE = re.compile(rf"[{_NOSPACE_RANGES}]|(?<![^\W{_NOSPACE_RANGES}])\w")
-_THAI_LEADING_VOWELS = frozenset("เแโใไ")
-_THAI_ATTACHED = frozenset("ะัาำิีึืฺุู็่้๊๋์ํ๎ๅ")  # would belong to the matched syllable
-_ARABIC_CLITICS = frozenset({"و", "ف", "ب", "ل", "ك", "ال", "وال", "فال", "بال", "كال", "لل", "ول",
-                            "فل", "وب", "فب", "وك", "ولل", "فلل", "وبال", "فبال", "وكال"})
 _END = ""  # trie key of the terminal record
-
-
-def _script(ch: str) -> str:
-    """'thai', 'nospace' (other scripts written without spaces), 'arabic', 'cyrillic' or 'spaced'."""
-    if "\u0e00" <= ch <= "\u0e7f":
-        return "thai"
-    if _NOSPACE.match(ch) or ord(ch) >= 0x20000:
-        return "nospace"
-    if "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f":
-        return "arabic"
-    if "\u0400" <= ch <= "\u04ff":
-        return "cyrillic"
-    return "spaced"
-
-
-class _FoldTable(dict):
-    """str.translate table filled on demand with fold_text of single characters.
-
-    Folding char by char keeps a map back to the original offsets; `irregular` holds the
-    characters whose fold is not exactly one character (tashkeel, ß, decomposed accents).
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.irregular: set[str] = set()
-
-    def __missing__(self, code: int) -> str:
-        ch = chr(code)
-        folded = fold_text(ch)
-        if len(folded) != 1:
-            self.irregular.add(ch)
-        self[code] = folded
-        return folded
-
-
-_FOLD = _FoldTable()
-
-
-class _OffsetMap:
-    """Folded offset → original offset, when some characters folded to 0 or 2+ characters.
-
-    Only those few characters are recorded; other offsets are shifted by the running
-    difference (bisect), so Arabic text with tashkeel stays cheap.
-    """
-
-    def __init__(self, text: str):
-        pattern = _irregular_pattern(frozenset(_FOLD.irregular))
-        self._after, self._first, self._orig, self._shift = [], [], [], []
-        shift = 0  # folded offset - original offset, so far
-        for m in pattern.finditer(text):
-            k = m.start()
-            width = len(_FOLD[ord(text[k])])
-            self._first.append(k + shift)  # folded offset of this char's first output char
-            self._orig.append(k)
-            shift += width - 1
-            self._after.append(k + 1 + shift)  # folded offset just after its output
-            self._shift.append(shift)
-
-    def __getitem__(self, folded_offset: int) -> int:
-        """Original offset of the character that produced folded char `folded_offset`."""
-        idx = bisect_right(self._first, folded_offset) - 1
-        if idx < 0:
-            return folded_offset
-        if folded_offset < self._after[idx]:
-            return self._orig[idx]  # inside the expansion of an irregular char
-        return folded_offset - self._shift[idx]
-
-
-@lru_cache(maxsize=8)
-def _irregular_pattern(chars: frozenset[str]) -> re.Pattern:
-    return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
-
-
-def _fold_with_offsets(text: str) -> tuple[str, _OffsetMap | None]:
-    """Folded text, plus the map back to offsets in `text` (None: same offsets)."""
-    folded = text.translate(_FOLD)
-    if len(folded) == len(text) and _FOLD.irregular.isdisjoint(text):
-        return folded, None
-    return folded, _OffsetMap(text)
-
-
-_NOSPACE_CHAR = rf"[{_NOSPACE_RANGES}\U00020000-\U0010FFFF]"
-_NOSPACE_AT = re.compile(_NOSPACE_CHAR)     # _script() is "thai" or "nospace"
-_SEPARATOR_CLASS = "[" + "".join(re.escape(c) for c in sorted(_SEPARATORS)) + "]"
-# Separator runs that name_key would not leave as one plain space: longer runs, other separator
-# characters, and a space between letters of no-space scripts (dropped there).
-# (The leading lookahead lets the regex engine skip non-separators fast: 2.3x.)
-_IRREGULAR_SEPARATORS = re.compile(rf"(?={_SEPARATOR_CLASS})(?:{_SEPARATOR_CLASS}{{2,}}|(?! ){_SEPARATOR_CLASS}"
-                                   rf"|(?<={_NOSPACE_CHAR}) (?={_NOSPACE_CHAR}))")
-
-
-class _Squeezed:
-    """Folded text with its separators as name_key leaves them in names: a run of them one
-    space, none between letters of no-space scripts; and the way back to folded offsets."""
-
-    __slots__ = ("text", "same", "_at", "_shift")
-
-    def __init__(self, folded: str):
-        pieces, self._at, self._shift = [], [], []   # from squeezed offset _at[k]: + _shift[k]
-        last = shift = 0
-        size = len(folded)
-        for start, end in [m.span() for m in _IRREGULAR_SEPARATORS.finditer(folded)]:
-            drop = 0 < start and end < size and _NOSPACE_AT.match(folded, start - 1) is not None \
-                and _NOSPACE_AT.match(folded, end) is not None
-            pieces.append(folded[last:start])
-            if drop:
-                shift += end - start
-            else:
-                pieces.append(" ")
-                shift += end - start - 1
-            self._at.append(end - shift)
-            self._shift.append(shift)
-            last = end
-        pieces.append(folded[last:])
-        self.same = not self._at           # nothing squeezed: the offsets are the folded ones
-        self.text = folded if self.same else "".join(pieces)
-
-    def folded_offset(self, at: int) -> int:
-        """Offset in the folded text of the squeezed character at `at` (not a squeezed space)."""
-        k = bisect_right(self._at, at) - 1
-        return at if k < 0 else at + self._shift[k]
-
-
-def _collapse_separators(s: str) -> str:
-    """Runs of spaces/dashes → one space; dropped between letters of no-space scripts."""
-    out: list[str] = []
-    pending = False
-    for ch in s:
-        if ch in _SEPARATORS:
-            pending = bool(out)
-            continue
-        if pending and not (_script(out[-1]) in ("thai", "nospace") and _script(ch) in ("thai", "nospace")):
-            out.append(" ")
-        pending = False
-        out.append(ch)
-    return "".join(out)
-
-
-def name_key(name: str) -> str:
-    """The match key of a name: folded, separators collapsed."""
-    return _collapse_separators(name.translate(_FOLD))
-
-
-def _exact_form(s: str) -> str:
-    return _collapse_separators(unicodedata.normalize("NFC", fold_width_same_length(s)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,9 +181,9 @@ class Lexicon:
 
     def _index(self, lineno: int, entity_id: str, lang: str, name: str, exact: bool) -> None:
         key = name_key(name)
-        script = _script(key[0]) if key else "spaced"
+        script = script_of(key[0]) if key else "spaced"
         letters = len(key.replace(" ", ""))
-        if _BRAHMIC.search(key) or script == "arabic":
+        if BRAHMIC.search(key) or script == "arabic":
             minimum = 3  # ลาว, مصر; two Thai/Lao/Khmer letters are usually part of another word
         else:
             minimum = 2  # 老挝 but never 老; US, Úc (and those are exact, below)
@@ -351,7 +193,7 @@ class Lexicon:
         if script in ("spaced", "cyrillic") and (letters <= 3 or name.isupper()):
             exact = True  # short Latin names and acronyms: only as written (US, not 'us')
         # Only as written: in an all-caps headline 'PHƯƠNG PHÁP' the case that told Pháp apart is gone.
-        surfaces = frozenset({_exact_form(name)}) if exact else None
+        surfaces = frozenset({exact_form(name)}) if exact else None
         keys = [key]
         if script == "arabic" and key.startswith("ال") and len(key) > 4:
             keys.append("لل" + key[2:])  # ل + ال contracts: للصين
@@ -373,9 +215,9 @@ class Lexicon:
             node = self._trie
             for ch in k:
                 node = node.setdefault(ch, {})
-            node[_END] = (k, _script(k[0]), _script(k[-1]), entries)
+            node[_END] = (k, script_of(k[0]), script_of(k[-1]), entries)
             # A separator in the key matches any separator char in the text.
-            self._prefixes.update([k[:2]] if k[1:2] != " " else [k[0] + s for s in _SEPARATORS])
+            self._prefixes.update([k[:2]] if k[1:2] != " " else [k[0] + s for s in SEPARATORS])
             self._starts = self._automaton = None
 
     # -- lookups --------------------------------------------------------------------------------
@@ -416,8 +258,8 @@ class Lexicon:
         automaton = self._key_automaton()
         if automaton is None:
             return self._find_by_trie(text)
-        folded, offsets = _fold_with_offsets(text)
-        squeezed = _Squeezed(folded)
+        folded, offsets = fold_with_offsets(text)
+        squeezed = Squeezed(folded)
         # Every place a key occurs: folded start -> [(folded end, key record)]. Keys never start
         # or end with a separator, so their first and last characters map back one to one.
         found = defaultdict(list)
@@ -433,13 +275,13 @@ class Lexicon:
         starts = set(found)
         for at in found:
             if at and "\u0600" <= folded[at - 1] <= "\u06ff":
-                starts.update(at - width for width in (1, 2, 3, 4) if folded[at - width:at] in _ARABIC_CLITICS)
+                starts.update(at - width for width in (1, 2, 3, 4) if folded[at - width:at] in ARABIC_CLITICS)
         return _leftmost_longest(
-            folded, (i for i in sorted(starts) if _CANDIDATE.match(folded, i)),
+            folded, (i for i in sorted(starts) if NAME_START.match(folded, i)),
             lambda i: self._longest_at(folded, i, found[i], text, offsets) if i in found else None)
 
     def _key_automaton(self):
-        """An Aho-Corasick automaton (pyahocorasick) of every key, for _Squeezed text: it finds
+        """An Aho-Corasick automaton (pyahocorasick) of every key, for Squeezed text: it finds
         all of a body's key occurrences in one C pass. Tagging 10,000 generated articles was 14%
         of a reindex's CPU with the trie walked from every candidate place in Python. None
         without pyahocorasick: find() then walks the trie (same mentions, slower)."""
@@ -450,29 +292,29 @@ class Lexicon:
                 return None
             automaton = ahocorasick.Automaton()
             for key, entries in self._keys.items():
-                automaton.add_word(key, (len(key), (key, _script(key[0]), _script(key[-1]), entries)))
+                automaton.add_word(key, (len(key), (key, script_of(key[0]), script_of(key[-1]), entries)))
             automaton.make_automaton()
             self._automaton = automaton
         return self._automaton
 
     def _find_by_trie(self, text: str) -> list[Mention]:
         """find(), walking the trie from every place a name can start (the reference)."""
-        folded, offsets = _fold_with_offsets(text)
+        folded, offsets = fold_with_offsets(text)
         prefixes = self._prefixes
         return _leftmost_longest(
             folded, (m.start() for m in self._start_pattern().finditer(folded)),
             lambda i: self._match_at(folded, i, text, offsets) if folded[i:i + 2] in prefixes else None)
 
     def _start_pattern(self) -> re.Pattern:
-        """_CANDIDATE narrowed to characters that some key or Arabic clitic begins with.
+        """NAME_START narrowed to characters that some key or Arabic clitic begins with.
 
         In Thai and Chinese text every character is a candidate, each checked in Python: tagging
         1,000 generated articles took 1.45 s of CPU, 1.18 s with this narrowing.
         """
         if self._starts is None:
-            firsts = {p[0] for p in self._prefixes} | {c[0] for c in _ARABIC_CLITICS}
+            firsts = {p[0] for p in self._prefixes} | {c[0] for c in ARABIC_CLITICS}
             chars = "".join(re.escape(c) for c in sorted(firsts))
-            self._starts = re.compile(rf"(?=[{chars}])(?:{_CANDIDATE.pattern})")
+            self._starts = re.compile(rf"(?=[{chars}])(?:{NAME_START.pattern})")
         return self._starts
 
     def _match_at(self, f: str, i: int, text: str, offsets) -> tuple[int, Mention | None] | None:
@@ -482,14 +324,14 @@ class Lexicon:
         terminals = []
         while j < n:
             ch = f[j]
-            if ch in _SEPARATORS:
+            if ch in SEPARATORS:
                 k = j
-                while k < n and f[k] in _SEPARATORS:
+                while k < n and f[k] in SEPARATORS:
                     k += 1
                 if " " in node:
                     node, j = node[" "], k
                     continue
-                if j > i and _script(f[j - 1]) in ("thai", "nospace") and k < n and _script(f[k]) in ("thai", "nospace"):
+                if j > i and script_of(f[j - 1]) in ("thai", "nospace") and k < n and script_of(f[k]) in ("thai", "nospace"):
                     j = k  # "บ่าเหรีย หวุงเต่า": spaces inside a Thai/CJK name
                     continue
                 break
@@ -505,13 +347,13 @@ class Lexicon:
         """Of the keys at folded offset i [(folded end, key record)], the longest acceptable:
         (folded end, mention or None for a block phrase), or None."""
         for j, (key, first, last, entries) in sorted(terminals, key=lambda t: -t[0]):
-            if not (_start_ok(f, i, first) and _end_ok(f, j, last)):
+            if not (start_ok(f, i, first) and end_ok(f, j, last)):
                 continue
             start = i if offsets is None else offsets[i]
             end = j if offsets is None else offsets[j - 1] + 1
             surface = text[start:end]
             for entry in entries:
-                if entry.exact is None or _exact_form(surface) in entry.exact:
+                if entry.exact is None or exact_form(surface) in entry.exact:
                     if self.entities[entry.entity_id].type == "block":
                         return j, None
                     return j, Mention(entry.entity_id, start, end, surface, entry.lang)
@@ -530,7 +372,7 @@ def _leftmost_longest(folded: str, starts, longest_at) -> list[Mention]:
         hit = longest_at(i)
         if hit is None and "\u0600" <= folded[i] <= "\u06ff":
             for width in (4, 3, 2, 1):  # attached prefixes, longest first: وبال، لل، و
-                if folded[i:i + width] in _ARABIC_CLITICS:
+                if folded[i:i + width] in ARABIC_CLITICS:
                     hit = longest_at(i + width)
                     if hit is not None:
                         break
@@ -539,34 +381,6 @@ def _leftmost_longest(folded: str, starts, longest_at) -> list[Mention]:
             if mention is not None:
                 out.append(mention)
     return out
-
-
-def _start_ok(f: str, i: int, script: str) -> bool:
-    if i == 0 or script == "nospace":
-        return True
-    prev = f[i - 1]
-    if script == "thai":
-        return prev not in _THAI_LEADING_VOWELS
-    if script == "arabic":
-        k = i
-        while k > 0 and f[k - 1].isalnum():
-            k -= 1
-        return k == i or f[k:i] in _ARABIC_CLITICS
-    return not (prev.isalnum() and _script(prev) not in ("thai", "nospace"))
-
-
-def _end_ok(f: str, j: int, script: str) -> bool:
-    if j == len(f) or script == "nospace":
-        return True
-    nxt = f[j]
-    if script == "thai":
-        return nxt not in _THAI_ATTACHED
-    if script == "cyrillic":  # case endings: Вьетнам-а, Лаос-е
-        k = j
-        while k < len(f) and k - j < 3 and "\u0400" <= f[k] <= "\u04ff":
-            k += 1
-        return k - j <= 2 and (k == len(f) or not f[k].isalnum())
-    return not (nxt.isalnum() and _script(nxt) not in ("thai", "nospace"))
 
 
 def _derived_names(kind: str, lang: str, name: str) -> list[str]:

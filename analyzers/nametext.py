@@ -1,0 +1,204 @@
+"""How the entity lexicon compares names with running text.
+
+Names and texts are folded alike (fold_text: case, accents incl. đ, Arabic letter forms,
+Traditional→Simplified, width), one character at a time, so that every folded offset maps back
+into the original text (fold_with_offsets). Separators are squeezed as name_key leaves them in
+names: a run of spaces, hyphens and dashes is one space, and none is kept between letters of the
+scripts written without spaces (Squeezed). A name found in folded text must also sit on its
+script's word boundaries (start_ok, end_ok). analyzers/lexicon.py holds the names and the
+matching; this module only the text rules both sides share.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from functools import lru_cache
+
+from .normalize import fold_text, fold_width_same_length
+
+SEPARATORS = frozenset(" \t\n\r\f\v\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+                       "\u2008\u2009\u200a\u202f\u205f\u3000-\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
+_NOSPACE_RANGES = (r"\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u1100-\u11FF\u3040-\u30FF\u3130-\u318F"
+                   r"\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF")
+_NOSPACE = re.compile(rf"[{_NOSPACE_RANGES}]")
+BRAHMIC = re.compile(r"[\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF]")  # Thai, Lao, Myanmar, Khmer
+# Where a name can start: any no-space-script char, or a word start in the other scripts.
+NAME_START = re.compile(rf"[{_NOSPACE_RANGES}]|(?<![^\W{_NOSPACE_RANGES}])\w")
+_THAI_LEADING_VOWELS = frozenset("เแโใไ")
+_THAI_ATTACHED = frozenset("ะัาำิีึืฺุู็่้๊๋์ํ๎ๅ")  # would belong to the matched syllable
+ARABIC_CLITICS = frozenset({"و", "ف", "ب", "ل", "ك", "ال", "وال", "فال", "بال", "كال", "لل", "ول",
+                           "فل", "وب", "فب", "وك", "ولل", "فلل", "وبال", "فبال", "وكال"})
+
+
+def script_of(ch: str) -> str:
+    """'thai', 'nospace' (other scripts written without spaces), 'arabic', 'cyrillic' or 'spaced'."""
+    if "\u0e00" <= ch <= "\u0e7f":
+        return "thai"
+    if _NOSPACE.match(ch) or ord(ch) >= 0x20000:
+        return "nospace"
+    if "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f":
+        return "arabic"
+    if "\u0400" <= ch <= "\u04ff":
+        return "cyrillic"
+    return "spaced"
+
+
+class _FoldTable(dict):
+    """str.translate table filled on demand with fold_text of single characters.
+
+    Folding char by char keeps a map back to the original offsets; `irregular` holds the
+    characters whose fold is not exactly one character (tashkeel, ß, decomposed accents).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.irregular: set[str] = set()
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        folded = fold_text(ch)
+        if len(folded) != 1:
+            self.irregular.add(ch)
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
+class _OffsetMap:
+    """Folded offset → original offset, when some characters folded to 0 or 2+ characters.
+
+    Only those few characters are recorded; other offsets are shifted by the running
+    difference (bisect), so Arabic text with tashkeel stays cheap.
+    """
+
+    def __init__(self, text: str):
+        pattern = _irregular_pattern(frozenset(_FOLD.irregular))
+        self._after, self._first, self._orig, self._shift = [], [], [], []
+        shift = 0  # folded offset - original offset, so far
+        for m in pattern.finditer(text):
+            k = m.start()
+            width = len(_FOLD[ord(text[k])])
+            self._first.append(k + shift)  # folded offset of this char's first output char
+            self._orig.append(k)
+            shift += width - 1
+            self._after.append(k + 1 + shift)  # folded offset just after its output
+            self._shift.append(shift)
+
+    def __getitem__(self, folded_offset: int) -> int:
+        """Original offset of the character that produced folded char `folded_offset`."""
+        idx = bisect_right(self._first, folded_offset) - 1
+        if idx < 0:
+            return folded_offset
+        if folded_offset < self._after[idx]:
+            return self._orig[idx]  # inside the expansion of an irregular char
+        return folded_offset - self._shift[idx]
+
+
+@lru_cache(maxsize=8)
+def _irregular_pattern(chars: frozenset[str]) -> re.Pattern:
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
+
+
+def fold_with_offsets(text: str) -> tuple[str, _OffsetMap | None]:
+    """Folded text, plus the map back to offsets in `text` (None: same offsets)."""
+    folded = text.translate(_FOLD)
+    if len(folded) == len(text) and _FOLD.irregular.isdisjoint(text):
+        return folded, None
+    return folded, _OffsetMap(text)
+
+
+_NOSPACE_CHAR = rf"[{_NOSPACE_RANGES}\U00020000-\U0010FFFF]"
+_NOSPACE_AT = re.compile(_NOSPACE_CHAR)     # script_of() is "thai" or "nospace"
+_SEPARATOR_CLASS = "[" + "".join(re.escape(c) for c in sorted(SEPARATORS)) + "]"
+# Separator runs that name_key would not leave as one plain space: longer runs, other separator
+# characters, and a space between letters of no-space scripts (dropped there).
+# (The leading lookahead lets the regex engine skip non-separators fast: 2.3x.)
+_IRREGULAR_SEPARATORS = re.compile(rf"(?={_SEPARATOR_CLASS})(?:{_SEPARATOR_CLASS}{{2,}}|(?! ){_SEPARATOR_CLASS}"
+                                   rf"|(?<={_NOSPACE_CHAR}) (?={_NOSPACE_CHAR}))")
+
+
+class Squeezed:
+    """Folded text with its separators as name_key leaves them in names: a run of them one
+    space, none between letters of no-space scripts; and the way back to folded offsets."""
+
+    __slots__ = ("text", "same", "_at", "_shift")
+
+    def __init__(self, folded: str):
+        pieces, self._at, self._shift = [], [], []   # from squeezed offset _at[k]: + _shift[k]
+        last = shift = 0
+        size = len(folded)
+        for start, end in [m.span() for m in _IRREGULAR_SEPARATORS.finditer(folded)]:
+            drop = 0 < start and end < size and _NOSPACE_AT.match(folded, start - 1) is not None \
+                and _NOSPACE_AT.match(folded, end) is not None
+            pieces.append(folded[last:start])
+            if drop:
+                shift += end - start
+            else:
+                pieces.append(" ")
+                shift += end - start - 1
+            self._at.append(end - shift)
+            self._shift.append(shift)
+            last = end
+        pieces.append(folded[last:])
+        self.same = not self._at           # nothing squeezed: the offsets are the folded ones
+        self.text = folded if self.same else "".join(pieces)
+
+    def folded_offset(self, at: int) -> int:
+        """Offset in the folded text of the squeezed character at `at` (not a squeezed space)."""
+        k = bisect_right(self._at, at) - 1
+        return at if k < 0 else at + self._shift[k]
+
+
+def _collapse_separators(s: str) -> str:
+    """Runs of spaces/dashes → one space; dropped between letters of no-space scripts."""
+    out: list[str] = []
+    pending = False
+    for ch in s:
+        if ch in SEPARATORS:
+            pending = bool(out)
+            continue
+        if pending and not (script_of(out[-1]) in ("thai", "nospace") and script_of(ch) in ("thai", "nospace")):
+            out.append(" ")
+        pending = False
+        out.append(ch)
+    return "".join(out)
+
+
+def name_key(name: str) -> str:
+    """The match key of a name: folded, separators collapsed."""
+    return _collapse_separators(name.translate(_FOLD))
+
+
+def exact_form(s: str) -> str:
+    return _collapse_separators(unicodedata.normalize("NFC", fold_width_same_length(s)))
+
+
+def start_ok(f: str, i: int, script: str) -> bool:
+    if i == 0 or script == "nospace":
+        return True
+    prev = f[i - 1]
+    if script == "thai":
+        return prev not in _THAI_LEADING_VOWELS
+    if script == "arabic":
+        k = i
+        while k > 0 and f[k - 1].isalnum():
+            k -= 1
+        return k == i or f[k:i] in ARABIC_CLITICS
+    return not (prev.isalnum() and script_of(prev) not in ("thai", "nospace"))
+
+
+def end_ok(f: str, j: int, script: str) -> bool:
+    if j == len(f) or script == "nospace":
+        return True
+    nxt = f[j]
+    if script == "thai":
+        return nxt not in _THAI_ATTACHED
+    if script == "cyrillic":  # case endings: Вьетнам-а, Лаос-е
+        k = j
+        while k < len(f) and k - j < 3 and "\u0400" <= f[k] <= "\u04ff":
+            k += 1
+        return k - j <= 2 and (k == len(f) or not f[k].isalnum())
+    return not (nxt.isalnum() and script_of(nxt) not in ("thai", "nospace"))
