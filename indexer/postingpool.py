@@ -37,7 +37,7 @@ class ChunkedPostingPool(writing.PostingPool):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._fields: dict[str, list[tuple]] = {}     # field -> its postings, as added
-        self._last_docnum = None
+        self._last_docnum = float("-inf")
         self._in_order = True       # no posting had a smaller docnum than the one before it
 
     def add(self, item) -> None:
@@ -47,9 +47,9 @@ class ChunkedPostingPool(writing.PostingPool):
             postings = self._fields[fieldname] = []
             self.fieldnames.add(fieldname)
         postings.append(item)
-        last, self._last_docnum = self._last_docnum, docnum
-        if last is not None and docnum < last:
+        if docnum < self._last_docnum:
             self._in_order = False
+        self._last_docnum = docnum
         self.currentsize += _POSTING_BYTES + len(fieldname) + 2 * len(item[1]) + len(item[4] or b"")
         if self.currentsize > self.limit:
             self.save()
