@@ -9,8 +9,9 @@ every figure is measured side by side in the same run and reported as a ratio:
    the same texts by the same analyzers, spread over the same cores (the floor);
 2. query latency, in-process: p50/p95/p99 of SearchEngine.search (a page of 10 with
    snippets and facets) and .retrieve (top-10 ids) over the fixed query mix, vs tantivy-py
-   indexing the same tokens (benchmarks/tantivy_ref.py) and answering the same query,
-   query analysis included on both sides (a tantivy user would need it too);
+   indexing the same tokens (benchmarks/tantivy_ref.py) and answering the same query, query
+   analysis included on both sides (a tantivy user would need it too): .retrieve against
+   tantivy's top 10, .search against tantivy's page (top 10, total, facet counts, snippets);
 4. HTTP: requests/s of `polysearch serve` (2 workers) under wrk on 127.0.0.1 vs the
    in-process rate of .search × 2 workers;
 5. memory: peak RSS of the server processes after the load, index bytes per article.
@@ -91,9 +92,9 @@ def _text_fields(article) -> dict[str, tuple[str, str, bool]]:
     return fields
 
 
-def tokenize_chunk(articles, keep: bool = True) -> tuple[float, list[tuple[str, dict[str, str]]]]:
-    """(seconds spent in the analyzers, [(id, {field: tokens})] or [] unless keep) for a chunk
-    of articles."""
+def tokenize_chunk(articles, keep: bool = True) -> tuple[float, list[tuple[str, dict[str, str], dict]]]:
+    """(seconds spent in the analyzers, [(id, {field: tokens}, what tantivy's page shows)] or []
+    unless keep) for a chunk of articles."""
     from indexer.build import tag_entities
 
     spent, out = 0.0, []
@@ -111,8 +112,16 @@ def tokenize_chunk(articles, keep: bool = True) -> tuple[float, list[tuple[str, 
         entities = tag_entities(article)        # not tokenization: outside the timed part
         if entities:
             doc["entities"] = join_tokens(entities)
-        out.append((article.id, doc))
+        out.append((article.id, doc, page_fields(article, entities)))
     return spent, out
+
+
+def page_fields(article, entities: list[str]) -> dict:
+    """The title and facet values of an article as our index has them, for tantivy's page()."""
+    page = {"title": article.title, "lang": article.lang or "", "source": article.source or "",
+            "year": article.date[:4] if article.date and article.date[:4].isdigit() else "",
+            "entity": sorted(set(entities))}
+    return {name: value for name, value in page.items() if value}
 
 
 def _warm_worker() -> None:
@@ -166,8 +175,8 @@ def measure_queries(index_dir: Path, docs, tantivy_dir: Path, rounds: int) -> di
 
     started = time.perf_counter()
     ref = TantivyIndex(tantivy_dir)
-    for doc_id, fields in docs:
-        ref.add(doc_id, fields)
+    for doc_id, fields, page in docs:
+        ref.add(doc_id, fields, page)
     ref.commit()
     tantivy_build = time.perf_counter() - started
 
@@ -176,7 +185,7 @@ def measure_queries(index_dir: Path, docs, tantivy_dir: Path, rounds: int) -> di
     no_cache = getattr(engine, "cache", None)
     if no_cache is not None:
         engine.cache.enabled = False        # latency of the work itself, not of a cache hit
-    times = {"search": [], "retrieve": [], "tantivy": [], "tantivy_engine_only": []}
+    times = {"search": [], "retrieve": [], "tantivy": [], "tantivy_engine_only": [], "tantivy_page": []}
     hits = {"ours": 0, "tantivy": 0}
     for rnd in range(rounds + 1):          # round 0 warms caches and is not counted
         for _, q in mix:
@@ -189,11 +198,16 @@ def measure_queries(index_dir: Path, docs, tantivy_dir: Path, rounds: int) -> di
             t3 = time.perf_counter()
             ids = ref.search(ref.translate(compiled), 10) if compiled is not None else []
             t4 = time.perf_counter()
+            compiled = engine._compile(q).query        # analysis again: the page pays for it too
+            if compiled is not None:
+                ref.page(ref.translate(compiled), 10)
+            t5 = time.perf_counter()
             if rnd:
                 times["search"].append(t1 - t0)
                 times["retrieve"].append(t2 - t1)
                 times["tantivy"].append(t4 - t2)
                 times["tantivy_engine_only"].append(t4 - t3)
+                times["tantivy_page"].append(t5 - t4)
                 hits["ours"] += bool(response.results)
                 hits["tantivy"] += bool(ids)
     postings = engine.generation.postings
@@ -215,6 +229,7 @@ def measure_queries(index_dir: Path, docs, tantivy_dir: Path, rounds: int) -> di
     out["tantivy_index_bytes"] = ref.disk_bytes()
     out["ratio_p50_search_vs_tantivy"] = out["search"]["p50"] / out["tantivy"]["p50"]
     out["ratio_p50_retrieve_vs_tantivy"] = out["retrieve"]["p50"] / out["tantivy"]["p50"]
+    out["ratio_p50_search_vs_tantivy_page"] = out["search"]["p50"] / out["tantivy_page"]["p50"]
     out["ratio_p99_vs_p50_search"] = out["search"]["p99"] / out["search"]["p50"]
     out["ratio_p50_cold_postings_vs_tantivy"] = out["search_cold_postings"]["p50"] / out["tantivy"]["p50"]
     out["inprocess_search_per_s"] = 1000 / out["search"]["mean"]

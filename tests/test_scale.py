@@ -16,5 +16,40 @@ def test_reindex_ratio_uses_the_mean_of_the_floors_before_and_after(tmp_path):
         (floor["before_seconds_on_cores"] + floor["after_seconds_on_cores"]) / 2)
     assert figures["ratio_vs_floor"] == pytest.approx(figures["index_seconds"] / floor["seconds_on_cores"])
     # the tokens tantivy indexes come from the first floor, one document per article
-    assert sorted(doc_id for doc_id, _ in docs) == sorted(a.id for a in articles)
-    assert all(any(name.startswith("body_") for name in fields) for _, fields in docs)
+    assert sorted(doc_id for doc_id, _, _ in docs) == sorted(a.id for a in articles)
+    assert all(any(name.startswith("body_") for name in fields) for _, fields, _ in docs)
+    assert all(page["lang"] and page["title"] for _, _, page in docs)
+
+
+def test_tantivy_page_counts_what_our_search_page_counts(tmp_path):
+    """The reference's page (benchmarks/tantivy_ref.py) does our page's work: the same total and
+    facet counts for every query of the mix, and a highlighted snippet for each hit."""
+    tantivy_ref = pytest.importorskip("benchmarks.tantivy_ref")
+    pytest.importorskip("tantivy")
+    from indexer.build import build_index
+    from indexer.engine import SearchEngine
+    from indexer.results import SearchRequest
+
+    corpus_dir = corpus_gen.generate(60, tmp_path / "corpus", seed=4)
+    articles = [a for a in read_corpus(corpus_dir) if isinstance(a, Article)]
+    build_index(corpus_dir, tmp_path / "index", rebuild=True, procs=1, vectors=False)
+    _, docs = scale.tokenize_chunk(articles)
+    ref = tantivy_ref.TantivyIndex(tmp_path / "tantivy", threads=1)
+    for doc_id, fields, page in docs:
+        ref.add(doc_id, fields, page)
+    ref.commit()
+    engine = SearchEngine(tmp_path / "index")
+    compared = marked = 0
+    for _, q in corpus_gen.query_mix():
+        compiled = engine._compile(q).query
+        if compiled is None:
+            continue
+        ours = engine.search(SearchRequest(q, mode="lexical"))
+        theirs = ref.page(ref.translate(compiled), 10)
+        assert theirs["total"] == ours.total, q
+        for facet, name in (("lang", "lang"), ("source", "source"), ("year", "year"), ("entities", "entity")):
+            assert theirs["facets"][name] == dict(ours.facets.get(facet, {})), (q, facet)
+        assert len(theirs["hits"]) == len(ours.results)
+        marked += sum("<b>" in snippet for _, _, snippet in theirs["hits"])
+        compared += bool(ours.total)
+    assert compared >= 20 and marked >= compared
