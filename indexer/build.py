@@ -29,11 +29,12 @@ from .dense import get_encoder, unavailable_reason
 from .embedding import VectorReport, build_vectors, reusable_vectors
 from .postingpool import chunked_posting_pool
 from .termwriter import term_at_a_time_field_writer
+from .wordspans import storing_word_spans
 from .schema import build_schema
 from . import store
 
 # Bump when analysis or the schema changes: an index of another format is rebuilt, not patched.
-INDEX_FORMAT = 5
+INDEX_FORMAT = 6   # 6: Thai and Chinese bodies' word spans stored (wordspans.py)
 PARALLEL_THRESHOLD = 200   # below this many documents, worker processes cost more than they save
 WRITER_MEMORY_MB = 256
 
@@ -261,7 +262,7 @@ def build_index(corpus_dir, index_dir=None, rebuild: bool = False, progress: boo
                 ix = whoosh_index.create_in(str(tmp), build_schema())
             procs = procs or min(2, os.cpu_count() or 1)
             bar = _Progress(progress)
-            with chunked_posting_pool(), term_at_a_time_field_writer():
+            with chunked_posting_pool(), term_at_a_time_field_writer(), storing_word_spans():
                 if procs > 1 and len(to_index) >= PARALLEL_THRESHOLD:
                     _bind_workers_to_this_process()
                     writer = ix.writer(procs=procs, multisegment=True, limitmb=WRITER_MEMORY_MB)

@@ -33,6 +33,7 @@ from .query_cache import QueryCache
 from .results import Hit, SearchError, SearchRequest, SearchResponse
 from .snippets import make_snippet
 from .vectors import VectorSet
+from .wordspans import BODY_SPANS
 
 # Pyserini's BM25 defaults; on xquad-dev they beat Whoosh's (1.2, 0.75) in every language
 # (MRR@10 th .936→.959, zh .931→.953, ar .901→.916, vi .936→.946).
@@ -330,7 +331,7 @@ class SearchEngine:
 
     def _hit(self, f: dict, score: float, terms: dict[str, set[str]]) -> Hit:
         flang = field_language(f.get("lang"))
-        snippet = make_snippet(f.get("body") or "", terms[flang], field_analyzer(flang))
+        snippet = make_snippet(f.get("body") or "", terms[flang], field_analyzer(flang), spans=f.get(BODY_SPANS))
         date = f.get("date")
         return Hit(id=f["id"], title=f.get("title") or "", lang=f.get("lang") or "",
                    date=date.date().isoformat() if date else None,

@@ -1,16 +1,21 @@
 """Highlighted snippets: escaped HTML whose only markup is <mark>.
 
 The document's own language analyzer re-tokenizes the stored body, so the
-offsets (and therefore the marks) are exact in Thai, Chinese and Arabic too.
+offsets (and therefore the marks) are exact in Thai, Chinese and Arabic too. Thai and
+Chinese bodies indexed with their word spans (indexer/wordspans.py) are not re-tokenized:
+the words the indexer found are looked up.
 """
 from functools import lru_cache
 from html import escape
 
+import numpy as np
 import regex
 
 from whoosh import highlight
 
 from analyzers.normalize import fold_diacritics, normalize_arabic, to_simplified_same_length
+
+from .wordspans import decode_spans
 
 SNIPPET_CHARS = 240
 # Re-analyzing a whole body for its snippet was 85% of a search (newmm/jieba on ~4k chars,
@@ -27,6 +32,7 @@ MAX_PROBE_HITS = 32     # places checked per body, at most
 # ISRI stems are roots, often not substrings of the word (حالة → حله): for Arabic terms, a body
 # where no probe hit was confirmed still has its start analyzed, if Arabic letters are there.
 ROOT_FALLBACK_CHARS = 600
+MAX_WORD_CHARS = 64     # stored words starting this far before a probe hit are not checked
 _ARABIC_LETTER = regex.compile(r"[\u0620-\u064A\u066E-\u06D3\u06FA-\u06FF]")
 
 
@@ -133,12 +139,7 @@ def _checked_marks(body: str, hits: list[int], terms: frozenset, analyzer):
     the hits). One analysis covers a run, from CONFIRM_CHARS before its first hit to twice that
     after its last: enough context for the segmenters to cut the words at the hits as they do in
     the whole body. Only a token at a hit counts (the context's edges may cut words)."""
-    i = 0
-    while i < len(hits):
-        j = i + 1
-        while j < len(hits) and hits[j] - hits[j - 1] < 3 * CONFIRM_CHARS and hits[j] - hits[i] < SNIPPET_CHARS:
-            j += 1
-        run = hits[i:j]
+    for run in _runs(hits):
         start = max(0, run[0] - CONFIRM_CHARS)
         text = body[start: run[-1] + 2 * CONFIRM_CHARS]
         spans = []
@@ -151,7 +152,49 @@ def _checked_marks(body: str, hits: list[int], terms: frozenset, analyzer):
         except Exception:  # a snippet must never fail a search
             spans = []
         yield run[0], spans
+
+
+def _runs(hits: list[int]):
+    """Nearby probe hits together: what one analysis covers (see _checked_marks)."""
+    i = 0
+    while i < len(hits):
+        j = i + 1
+        while j < len(hits) and hits[j] - hits[j - 1] < 3 * CONFIRM_CHARS and hits[j] - hits[i] < SNIPPET_CHARS:
+            j += 1
+        yield hits[i:j]
         i = j
+
+
+def _word_text(analyzer, word: str) -> str | None:
+    """The indexed text of one word the indexer found (its filters, not its tokenizer)."""
+    for t in analyzer(word, tokenize=False, mode="index", removestops=False):
+        return t.text
+    return None
+
+
+def _stored_marks(body: str, hits: list[int], terms: frozenset, analyzer, spans: bytes):
+    """_checked_marks from the words stored at indexing (indexer/wordspans.py): per run of
+    probe hits, the stored words that contain a hit and index as a term. The whole body's
+    segmentation, where _checked_marks segments a window of it again."""
+    try:
+        starts, ends = decode_spans(spans)
+    except ValueError:      # not spans: a snippet must never fail a search
+        yield from _checked_marks(body, hits, terms, analyzer)
+        return
+    for run in _runs(hits):
+        found = []
+        for at in run:
+            k = int(np.searchsorted(starts, at, side="right")) - 1    # the last word starting by `at`
+            while k >= 0 and starts[k] > at - MAX_WORD_CHARS:
+                if ends[k] > at:
+                    s, e = int(starts[k]), int(ends[k])
+                    try:
+                        if _word_text(analyzer, body[s:e]) in terms:
+                            found.append((s, e))
+                    except Exception:  # a snippet must never fail a search
+                        pass
+                k -= 1
+        yield run[0], found
 
 
 def _bounds(body: str, first: int) -> tuple[int, int]:
@@ -178,10 +221,13 @@ def _marked(body: str, start: int, end: int, spans: list[tuple[int, int]]) -> st
     return "".join(out)
 
 
-def _fragment(body: str, terms: frozenset, analyzer) -> str:
-    """The marked text around the first place the analyzer confirms a term, or ""."""
+def _fragment(body: str, terms: frozenset, analyzer, words: bytes | None = None) -> str:
+    """The marked text around the first place the analyzer confirms a term, or "" (words: the
+    body's stored word spans, which confirm instead)."""
     bounds, spans = None, []
-    for first_hit, found in _checked_marks(body, likely_matches(body, terms), terms, analyzer):
+    hits = likely_matches(body, terms)
+    places = _stored_marks(body, hits, terms, analyzer, words) if words else _checked_marks(body, hits, terms, analyzer)
+    for first_hit, found in places:
         if bounds is not None and first_hit >= bounds[1]:
             break
         if found and bounds is None:
@@ -211,13 +257,14 @@ def _highlight(text: str, terms: frozenset, analyzer, top: int) -> str:
         return ""
 
 
-def make_snippet(body: str, terms: set[str], analyzer, top: int = 2) -> str:
+def make_snippet(body: str, terms: set[str], analyzer, top: int = 2, spans: bytes | None = None) -> str:
+    """spans: the body's word spans stored at indexing (Thai and Chinese), if there are."""
     if terms and body:
         terms = frozenset(terms)
         if len(body) <= SCAN_CHARS:
             html = _highlight(body, terms, analyzer, top)
         else:
-            html = _fragment(body, terms, analyzer) or _root_fallback(body, terms, analyzer, top)
+            html = _fragment(body, terms, analyzer, spans) or _root_fallback(body, terms, analyzer, top)
         if html:
             return " ".join(html.split())
     return lead(body)
