@@ -35,14 +35,28 @@ def encode_positions(positions: list[int]) -> bytes:
 
 class TermPositions(formats.Positions):
     def word_values(self, value, analyzer, **kwargs):
+        return self._postings(value, analyzer, None, None, **kwargs)
+
+    def _postings(self, value, analyzer, starts: list | None, ends: list | None, **kwargs):
+        """word_values; with starts and ends lists (and a string value), each indexed token's
+        character span is appended to them (indexer/wordspans.py)."""
         kwargs["positions"] = True
         kwargs["boosts"] = True
-        stream = entoken(value, **kwargs) if isinstance(value, (tuple, list)) else analyzer(value, **kwargs)
+        if isinstance(value, (tuple, list)):
+            stream = entoken(value, **kwargs)
+            starts = None
+        else:
+            if starts is not None:
+                kwargs["chars"] = True
+            stream = analyzer(value, **kwargs)
         positions: dict[str, list[int]] = {}
         weights: dict[str, float] = {}
         for t in stream:
             if t.stopped:
                 continue
+            if starts is not None:
+                starts.append(t.startchar)
+                ends.append(t.endchar)
             text = t.text
             found = positions.get(text)
             if found is None:

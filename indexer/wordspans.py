@@ -26,15 +26,18 @@ BODY_SPANS = "body_spans"            # the stored field that keeps them
 _NARROW, _WIDE = 1, 2                # first byte: uint8 or uint32 (delta, length) pairs
 
 
-def encode_spans(spans: list[tuple[int, int]]) -> bytes:
-    """Sorted (start, end) spans as bytes: each start's distance from the previous start and its
-    length, one byte each when all fit (Thai and Chinese words nearly always do), else 4."""
-    if not spans:
+def encode_spans(starts, ends) -> bytes:
+    """Spans (starts[i], ends[i]) as bytes, sorted: each start's distance from the previous
+    start and its length, one byte each when all fit (Thai and Chinese words nearly always
+    do), else 4."""
+    if not len(starts):
         return bytes([_NARROW])
-    pairs = np.array(sorted(spans), dtype=np.int64)
-    values = np.empty(2 * len(pairs), dtype=np.int64)
-    values[0::2] = np.diff(pairs[:, 0], prepend=0)
-    values[1::2] = pairs[:, 1] - pairs[:, 0]
+    starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    order = np.lexsort((ends, starts))
+    starts, ends = starts[order], ends[order]
+    values = np.empty(2 * len(starts), dtype=np.int64)
+    values[0::2] = np.diff(starts, prepend=0)
+    values[1::2] = ends - starts
     if values.max() < 256:
         return bytes([_NARROW]) + values.astype(np.uint8).tobytes()
     return bytes([_WIDE]) + values.astype("<u4").tobytes()
@@ -57,35 +60,20 @@ class WordSpanPositions(TermPositions):
     def word_values(self, value, analyzer, **kwargs):
         if isinstance(value, (tuple, list)):     # pre-split tokens have no place in a body
             _RECORDED.pop(id(self), None)
-            yield from super().word_values(value, analyzer, **kwargs)
-            return
-        spans = _RECORDED[id(self)] = []
-        yield from super().word_values(value, _Recording(analyzer, spans), **kwargs)
+            return super().word_values(value, analyzer, **kwargs)
+        starts, ends = [], []
+        _RECORDED[id(self)] = (starts, ends)
+        return self._postings(value, analyzer, starts, ends, **kwargs)
 
     def take_spans(self) -> bytes | None:
         """The encoded spans of the last value indexed, once (None if there are none)."""
         spans = _RECORDED.pop(id(self), None)
-        return encode_spans(spans) if spans is not None else None
+        return encode_spans(*spans) if spans is not None else None
 
 
 # Spans recorded and not yet taken, by format: kept off the format object, which is pickled into
 # the index's schema and compared with other formats. A writer indexes one document at a time.
-_RECORDED: dict[int, list] = {}
-
-
-class _Recording:
-    """The analyzer, asked for character offsets, noting each indexed token's span."""
-
-    def __init__(self, analyzer, spans: list):
-        self.analyzer, self.spans = analyzer, spans
-
-    def __call__(self, value, **kwargs):
-        kwargs["chars"] = True
-        note = self.spans.append
-        for t in self.analyzer(value, **kwargs):
-            if not t.stopped:
-                note((t.startchar, t.endchar))
-            yield t
+_RECORDED: dict[int, tuple[list, list]] = {}
 
 
 class SpanStoringPerDocWriter(whoosh3.W3PerDocWriter):
