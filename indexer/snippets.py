@@ -178,7 +178,7 @@ def _stored_marks(body: str, hits: list[int], terms: frozenset, analyzer, spans:
     segmentation, where _checked_marks segments a window of it again."""
     try:
         starts, ends = decode_spans(spans)
-    except ValueError:      # not spans: a snippet must never fail a search
+    except (ValueError, TypeError, IndexError):      # not spans: a snippet must never fail a search
         yield from _checked_marks(body, hits, terms, analyzer)
         return
     for run in _runs(hits):

@@ -110,4 +110,5 @@ def test_unreadable_spans_fall_back_to_segmenting(index):
     good = make_snippet(body, {word}, analyzer, spans=fields[BODY_SPANS])
     assert "<mark>" in good
     assert make_snippet(body, {word}, analyzer, spans=b"\x02\x01\x02\x03") == good   # bad length
+    assert make_snippet(body, {word}, analyzer, spans="not bytes") == good
     assert make_snippet(body, {word}, analyzer) == good
