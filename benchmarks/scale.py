@@ -118,9 +118,11 @@ def tokenize_chunk(articles, keep: bool = True) -> tuple[float, list[tuple[str, 
 
 def page_fields(article, entities: list[str]) -> dict:
     """The title and facet values of an article as our index has them, for tantivy's page()."""
+    from indexer.build import article_date
+
+    when = article_date(article)
     page = {"title": article.title, "lang": article.lang or "", "source": article.source or "",
-            "year": article.date[:4] if article.date and article.date[:4].isdigit() else "",
-            "entity": sorted(set(entities))}
+            "year": str(when.year) if when else "", "entity": sorted(set(entities))}
     return {name: value for name, value in page.items() if value}
 
 

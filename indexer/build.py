@@ -86,6 +86,16 @@ def tag_entities(article: Article) -> list[str]:
     return [e for e in sorted(counts) for _ in range(min(counts[e], MAX_ENTITY_MENTIONS))]
 
 
+def article_date(article: Article) -> datetime | None:
+    """The article's date as the index keeps it (None if it has none, or not an ISO date)."""
+    if not article.date:
+        return None
+    try:
+        return datetime.fromisoformat(article.date)
+    except ValueError:
+        return None
+
+
 def document_fields(article: Article, content_hash: str) -> dict:
     """The Whoosh document for an article (text goes to its language's fields)."""
     lang = article.lang = article.lang or detect_lang(article)
@@ -105,13 +115,10 @@ def document_fields(article: Article, content_hash: str) -> dict:
         if indexed_title:
             doc[f"title_{flang}_exact"] = indexed_title
         doc[f"body_{flang}_exact"] = article.body
-    if article.date:
-        try:
-            when = datetime.fromisoformat(article.date)
-            doc["date"] = when
-            doc["year"] = str(when.year)
-        except ValueError:
-            pass
+    when = article_date(article)
+    if when is not None:
+        doc["date"] = when
+        doc["year"] = str(when.year)
     entities = tag_entities(article)
     if entities:
         doc["entities"] = ",".join(entities)
