@@ -38,13 +38,13 @@ class TermPositions(formats.Positions):
         return self._postings(value, analyzer, None, None, **kwargs)
 
     def _postings(self, value, analyzer, starts: list | None, ends: list | None, **kwargs):
-        """word_values; with starts and ends lists (and a string value), each indexed token's
-        character span is appended to them (indexer/wordspans.py)."""
+        """word_values; with starts and ends lists (for a string value: WordSpanPositions never
+        passes them with a token list), each indexed token's character span is appended to them
+        (indexer/wordspans.py)."""
         kwargs["positions"] = True
         kwargs["boosts"] = True
         if isinstance(value, (tuple, list)):
             stream = entoken(value, **kwargs)
-            starts = None
         else:
             if starts is not None:
                 kwargs["chars"] = True
