@@ -1,6 +1,6 @@
 """HTTP throughput of `polysearch serve` under wrk, and the server's peak memory.
 
-The server runs as in production (gunicorn, 2 workers × web.serve.THREADS threads, access log on) on
+The server runs as in production (granian, 2 workers × web.serve.THREADS threads, keep-alive, access log on) on
 127.0.0.1 and a free port; wrk cycles through the query mix as /api/search requests
 for a bounded time, with the response cache off (the mix repeats, so it would measure cache
 hits; the in-process rate it is compared with is uncached too). Peak RSS is each server

@@ -70,6 +70,11 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
             ("   in-process search/s × 2", f"{q['inprocess_search_per_s'] * h['workers']:,.1f}", ""),
             ("   HTTP / in-process", f"{h['ratio_vs_inprocess'] * 100:.0f}%", "≥ 70%"),
         ]
+        if "parallel_inprocess" in h:     # from 2026-12-02 08:30
+            p = h["parallel_inprocess"]
+            out += [("   in-process search/s, 2 loops at once", f"{p['searches_per_s']:,.1f} "
+                     f"({p['searches_per_s'] / (q['inprocess_search_per_s'] * h['workers']) * 100:.0f}% of × 2)", ""),
+                    ("   HTTP / 2 in-process loops at once", f"{h['ratio_vs_parallel_inprocess'] * 100:.0f}%", "")]
         if h.get("worker_cpu_balance") is not None:   # runs before it was recorded lack it
             out.append(("   each worker's CPU during the load (least / most)",
                         f"{', '.join(f'{v:.1f} s' for v in h['worker_cpu_seconds'].values())} "

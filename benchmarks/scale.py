@@ -13,7 +13,8 @@ every figure is measured side by side in the same run and reported as a ratio:
    analysis included on both sides (a tantivy user would need it too): .retrieve against
    tantivy's top 10, .search against tantivy's page (top 10, total, facet counts, snippets);
 4. HTTP: requests/s of `polysearch serve` (2 workers) under wrk on 127.0.0.1 vs the
-   in-process rate of .search × 2 workers;
+   in-process rate of .search × 2 workers (and, for reference, vs 2 in-process search loops
+   really running at once);
 5. memory: peak RSS of the server processes after the load, index bytes per article.
 
 Prints a table and writes benchmarks/out/scale-<N>.json; benchmarks/report.py
@@ -238,6 +239,46 @@ def measure_queries(index_dir: Path, docs, tantivy_dir: Path, rounds: int) -> di
     return out
 
 
+def _search_loop(index_dir: str, seconds: float, offset: int, barrier, rates) -> None:
+    """One process of measure_parallel_inprocess: warm on the mix, then search it from
+    `offset` on for `seconds`, once every process is warm."""
+    from indexer.engine import SearchEngine
+    from indexer.results import SearchRequest
+
+    engine = SearchEngine(index_dir)
+    engine.cache.enabled = False
+    mix = [q for _, q in corpus_gen.query_mix()]
+    for q in mix:
+        engine.search(SearchRequest(query=q, size=10, mode="lexical"))
+    barrier.wait()
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        engine.search(SearchRequest(query=mix[(offset + done) % len(mix)], size=10, mode="lexical"))
+        done += 1
+    rates.put(done / (time.perf_counter() - started))
+
+
+def measure_parallel_inprocess(index_dir: Path, seconds: float, procs: int = PROCS) -> dict:
+    """searches/s of `procs` in-process search loops running at once, each in its own process:
+    what the server's workers could reach with no HTTP at all. Item 4 divides by procs × one
+    loop's rate, which assumes a second process costs the first nothing; at 100k articles two
+    loops at once each ran 1.3-1.6x slower than one alone here (shared caches and memory)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    barrier, rates = ctx.Barrier(procs), ctx.Queue()
+    mix_size = len(corpus_gen.query_mix())
+    workers = [ctx.Process(target=_search_loop, args=(str(index_dir), seconds, i * mix_size // procs, barrier, rates))
+               for i in range(procs)]
+    for w in workers:
+        w.start()
+    each = [rates.get(timeout=seconds + 600) for _ in workers]
+    for w in workers:
+        w.join()
+    return {"processes": procs, "seconds": seconds, "searches_per_s": sum(each),
+            "each_per_s": [round(r, 2) for r in each]}
+
+
 def index_bytes(index_dir: Path) -> int:
     from indexer import store
 
@@ -277,6 +318,9 @@ def run(n: int, args) -> dict:
         print(f"[{n}] http ...", file=sys.stderr, flush=True)
         http = http_load.measure(index_dir, corpus_gen.query_mix(), args.http_seconds, workers=PROCS)
         http["ratio_vs_inprocess"] = http["requests_per_s"] / (result["query"]["inprocess_search_per_s"] * PROCS)
+        parallel = measure_parallel_inprocess(index_dir, args.http_seconds)
+        http["parallel_inprocess"] = parallel
+        http["ratio_vs_parallel_inprocess"] = http["requests_per_s"] / parallel["searches_per_s"]
         result["http"] = http
     return result
 

@@ -59,14 +59,14 @@ def multilingual_query(web_app):
 
 
 @contextlib.contextmanager
-def running_web_server(index_dir, workers=2, threads=2):
+def running_web_server(index_dir, workers=2, threads=None):
     """The production server (python -m web.serve) in a subprocess on a free port; yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "web.serve", "--index", str(index_dir), "--port", str(port),
-         "--workers", str(workers), "--threads", str(threads), "--no-access-log"],
+         "--workers", str(workers), *(["--threads", str(threads)] if threads else []), "--no-access-log"],
         cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -99,7 +99,7 @@ def web_server():
 
 @pytest.fixture(scope="session")
 def seed_server(web_index_dir):
-    """One production server (gunicorn, 2 workers × 2 threads) over the seed index, shared by the
+    """One production server (granian, 2 workers, web.serve.THREADS each) over the seed index, shared by the
     tests that need real HTTP (request limits, concurrency); yields its base URL."""
-    with running_web_server(web_index_dir, workers=2, threads=2) as url:
+    with running_web_server(web_index_dir, workers=2) as url:
         yield url

@@ -292,7 +292,7 @@ def test_new_generation_is_served_without_restart(tmp_path):
 
 
 def test_production_server_workers_pick_up_a_reindex(tmp_path, web_server):
-    """Every gunicorn worker process serves the new generation after a reindex, without a restart."""
+    """Every server worker process serves the new generation after a reindex, without a restart."""
     from indexer.build import build_index
 
     corpus = tmp_path / "corpus"

@@ -1,5 +1,5 @@
 """End to end in real headless Chromium against the real production server
-(gunicorn in a subprocess) over a real index: type a Thai query, see <mark>
+(granian in a subprocess) over a real index: type a Thai query, see <mark>
 highlights, click a language chip; screenshots go to artifacts/."""
 import os
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Reindex under load: the production server (gunicorn, 2 workers × 2 threads) keeps answering
+"""Reindex under load: the production server (granian, 2 workers) keeps answering
 while `polysearch index` runs full and incremental reindexes next to it.
 
 A bounded load generator (3 threads, 127.0.0.1 only, while the reindexes run) asks for the
@@ -110,7 +110,7 @@ def reindex_under_load(tmp_path, web_server, n: int, reindexes: int, multilingua
     write_version(corpus, "alpha", n, multilingual=multilingual)
     build_index(corpus, index, vectors=False)  # as the reindexes under load (generations._env)
     runs = []
-    with web_server(index, workers=2, threads=2) as url:
+    with web_server(index, workers=2) as url:
         with LoadGenerator(url, n) as load:
             time.sleep(0.5)
             for i in range(reindexes):

@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--port", type=int, default=8000)
     v.add_argument("--workers", type=_at_least_one, default=2)
     v.add_argument("--threads", type=_at_least_one, default=None,
-                   help="threads per worker (default: web.serve.THREADS, 2)")
+                   help="Python threads per worker (default: web.serve.THREADS, 1)")
     v.set_defaults(func=cmd_serve)
     return p
 

@@ -1,44 +1,52 @@
 """Production serving.
 
-gunicorn on POSIX: `workers` processes × `threads` threads (gthread worker).
-Each worker opens its own read-only SearchEngine lazily (no preload), so the
-processes share the index files through the OS page cache and a reindex is
-picked up by every worker on its next request. waitress (threads in one
-process) is the fallback where gunicorn is unavailable (Windows).
+granian (a Rust HTTP server) on POSIX: `workers` processes, each running the Flask app on
+`threads` Python threads while granian's own threads read and write the sockets. Each worker
+opens its own read-only SearchEngine (no preload), so the processes share the index files
+through the OS page cache and a reindex is picked up by every worker on its next request.
+waitress (threads in one process) is the fallback where granian is unavailable (Windows).
 
     python -m web.serve --index ./index --port 8000
 """
 import argparse
+import itertools
 import logging
+import multiprocessing
 import os
 import sys
+import time
+from functools import partial
 
 from .app import create_app
 
-# Threads per gunicorn worker. A search is mostly Python under the GIL, so threads beyond two
-# only wait for it: with wrk's 8 connections on the same 2 cores, alternating runs of 12-15 s,
-# 2 threads served 1.19-1.34x the requests/s of 4 at 10k articles (3 of 3 pairs) and 1.11-1.50x
-# at 100k (5 of 5), with a lower p50 latency (with keep-alive then). One thread (a sync worker)
-# matched two at 100k.
-THREADS = 2
+log = logging.getLogger("polysearch.web")
 
-# No keep-alive: a gthread worker keeps every connection it accepts, and a client that opens
-# a few keep-alive connections at once (a load balancer's pool, wrk's 8) can find them all on
-# one worker while the other idles; closing after each response lets every request go to
-# whichever worker accepts first. Alternating 12 s wrk runs at 10k articles: with 5 s of
-# keep-alive 144 / 77 / 150 / 165 / 172 requests/s (the 77: one worker had all 8 connections,
-# the other used no CPU; the benchmark saw 22% and 24% of the in-process rate that way), without
-# 171 / 177 / 129 / 157 / 148, the workers' CPU always within 4% of each other. At 100k:
-# 117 / 95 / 73 with, 93 / 78 / 88 without.
-KEEPALIVE_SECONDS = 0
+# Why granian, not gunicorn (which served until 2026-12-02): gunicorn parses HTTP, logs and
+# writes responses in Python, under the GIL the searches need; granian does it in Rust threads.
+# Alternating 12 s wrk runs through benchmarks/http_load.py's mix (8 connections, the same 2
+# cores), requests/s: at 10k articles gunicorn (2 workers x 2 threads, no keep-alive) 189 / 174
+# / 193, granian (2 x 1, keep-alive) 221 / 251 / 243; at 100k 132 / 95 / 108 against 116 / 148 /
+# 153. Without keep-alive granian gained little (10k: 216 / 223 / 234; 100k: 95 / 118 / 106).
+#
+# Python threads per worker. A search is Python under the GIL, so a second thread only waits
+# for it, while granian queues the requests anyway (100k: 124 and 100 requests/s with 2
+# threads, 154 and 100 with one).
+THREADS = 1
 
-# The request line (method + path + query + version) limit. 8190 is gunicorn's
-# maximum; a 1000-character Thai query percent-encodes to ~9 KB, so longer ones
-# are refused with 414 by the server itself, shorter over-limit ones by the app.
-LIMIT_REQUEST_LINE = 8190
+# Keep-alive, with two guards against one worker keeping every connection while the other
+# idles (started one by one, the first worker ready took all 8 of wrk's connections for the
+# whole run: 96 requests/s against ~180). The workers start accepting together (worker_app),
+# but one of them can still accept a burst of connections before the other wakes (8 of 8,
+# once in a test run); so each worker also closes the connection of one response in
+# RECYCLE_EVERY (ClosingEveryNth), and the client's next connection goes to whichever worker
+# accepts it: a lopsided share evens out within a few dozen requests, for the cost of a new
+# connection every 20 requests instead of every request.
+KEEPALIVE = True
+RECYCLE_EVERY = 20
 
-
+START_WAIT_SECONDS = 120     # a worker still warming after this is not waited for
 WARM_UP_QUERIES = ("ประเทศ", "外交", "الدبلوماسية", "news")   # load each language's tokenizer
+ACCESS_LOG_FORMAT = '[%(time)s] %(addr)s "%(method)s %(path)s?%(query_string)s %(protocol)s" %(status)d %(dt_ms).1fms'
 
 
 def warm_up(app) -> None:
@@ -55,55 +63,77 @@ def warm_up(app) -> None:
         except IndexUnavailable:
             pass                      # served as 503 until an index exists
         except Exception:             # warming is an optimisation; never stop a worker for it
-            logging.getLogger("polysearch.web").exception("warm-up failed")
+            log.exception("warm-up failed")
 
 
-def warm_worker(app, worker) -> None:
-    """gunicorn's post_worker_init: warm up, then say so in the error log. A load test waits
-    for every worker's line (benchmarks/http_load.py): a worker still warming accepts nothing,
-    so a load started meanwhile measures the other one."""
+def worker_app(index_dir: str, ready=None, workers: int = 1, _target=None):
+    """The app of one granian worker, made in the worker: warmed up, then it says so on
+    stderr (a load test waits for every worker's line: benchmarks/http_load.py).
+
+    A worker accepts connections once this returns, and keeps each one it accepts. So that
+    connections opened while the workers warm up are not all taken by the first one ready,
+    each waits (up to START_WAIT_SECONDS) until all have counted themselves in `ready`, a
+    shared counter: the workers start accepting together. A worker respawned later finds the
+    count reached and starts at once."""
+    app = create_app({"INDEX_DIR": index_dir})
     warm_up(app)
-    worker.log.info("Worker ready (pid: %s)", worker.pid)
+    if ready is not None:
+        with ready.get_lock():
+            ready.value += 1
+        deadline = time.monotonic() + START_WAIT_SECONDS
+        while ready.value < workers and time.monotonic() < deadline:
+            time.sleep(0.02)
+    print(f"Worker ready (pid: {os.getpid()})", file=sys.stderr, flush=True)
+    return ClosingEveryNth(app, RECYCLE_EVERY) if KEEPALIVE else app
 
 
-def _gunicorn_available() -> bool:
+class ClosingEveryNth:
+    """WSGI middleware: every `every`-th response of this process asks the server to close its
+    connection (Connection: close, which granian honours), so kept-alive connections move
+    between workers over time."""
+
+    def __init__(self, app, every: int):
+        self.app, self.every = app, every
+        self._served = itertools.count(1)      # next() on it is atomic under the GIL
+
+    def __call__(self, environ, start_response):
+        if next(self._served) % self.every:
+            return self.app(environ, start_response)
+
+        def closing(status, headers, exc_info=None):
+            return start_response(status, [*headers, ("Connection", "close")], exc_info)
+        return self.app(environ, closing)
+
+
+def _granian_available() -> bool:
     if os.name != "posix":
         return False
     try:
-        import gunicorn  # noqa: F401
+        import granian  # noqa: F401
     except ImportError:
         return False
     return True
 
 
-def run_gunicorn(app, host: str, port: int, workers: int, threads: int, access_log: bool = True) -> None:
-    from gunicorn.app.base import BaseApplication
+def run_granian(index_dir: str, host: str, port: int, workers: int, threads: int, access_log: bool = True) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
-    class _Server(BaseApplication):
-        def load_config(self):
-            settings = {
-                "bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                "worker_class": "gthread" if threads > 1 else "sync",
-                "timeout": 30, "graceful_timeout": 10, "keepalive": KEEPALIVE_SECONDS,
-                "limit_request_line": LIMIT_REQUEST_LINE, "limit_request_fields": 50,
-                "accesslog": "-" if access_log else None, "errorlog": "-",
-                "preload_app": False, "proc_name": "polysearch",
-                "control_socket_disable": True,
-                "post_worker_init": lambda worker: warm_worker(app, worker),
-            }
-            for key, value in settings.items():
-                if key in self.cfg.settings:     # control_socket_* only exist in newer gunicorn
-                    self.cfg.set(key, value)
-
-        def load(self):
-            return app
-
-    _Server().run()
+    server = Granian(
+        "web.serve:worker_app", address=host, port=port, interface=Interfaces.WSGI,
+        workers=workers, blocking_threads=threads, http="1",
+        http1_settings=HTTP1Settings(keep_alive=KEEPALIVE),
+        websockets=False, log_access=access_log, log_access_format=ACCESS_LOG_FORMAT,
+        respawn_failed_workers=True, workers_kill_timeout=10)
+    ready = multiprocessing.Value("i", 0)
+    server.serve(target_loader=partial(worker_app, index_dir, ready, workers))
 
 
-def run_waitress(app, host: str, port: int, threads: int) -> None:
+def run_waitress(index_dir: str, host: str, port: int, threads: int) -> None:
     from waitress import serve
 
+    app = create_app({"INDEX_DIR": index_dir})
     warm_up(app)
     serve(app, host=host, port=port, threads=threads, ident="polysearch",
           max_request_header_size=64 * 1024, channel_timeout=30)
@@ -111,16 +141,15 @@ def run_waitress(app, host: str, port: int, threads: int) -> None:
 
 def run_server(index_dir, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = THREADS,
                server: str = "auto", access_log: bool = True) -> None:
-    """Serve the web app on host:port until interrupted. server: auto, gunicorn or waitress."""
-    app = create_app({"INDEX_DIR": str(index_dir)})
+    """Serve the web app on host:port until interrupted. server: auto, granian or waitress."""
     if server == "auto":
-        server = "gunicorn" if _gunicorn_available() else "waitress"
-    if server == "gunicorn":
-        run_gunicorn(app, host, port, workers, threads, access_log)
+        server = "granian" if _granian_available() else "waitress"
+    if server == "granian":
+        run_granian(str(index_dir), host, port, workers, threads, access_log)
     elif server == "waitress":
-        run_waitress(app, host, port, workers * threads)
+        run_waitress(str(index_dir), host, port, workers * threads)
     else:
-        raise ValueError(f"unknown server {server!r}: use auto, gunicorn or waitress")
+        raise ValueError(f"unknown server {server!r}: use auto, granian or waitress")
 
 
 def main(argv=None) -> None:
@@ -130,7 +159,7 @@ def main(argv=None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=THREADS)
-    parser.add_argument("--server", choices=("auto", "gunicorn", "waitress"), default="auto")
+    parser.add_argument("--server", choices=("auto", "granian", "waitress"), default="auto")
     parser.add_argument("--no-access-log", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
