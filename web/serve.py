@@ -9,7 +9,6 @@ waitress (threads in one process) is the fallback where granian is unavailable (
     python -m web.serve --index ./index --port 8000
 """
 import argparse
-import itertools
 import logging
 import multiprocessing
 import os
@@ -18,6 +17,7 @@ import time
 from functools import partial
 
 from .app import create_app
+from .connections import IdleBoard, ShedToIdleWorker
 
 log = logging.getLogger("polysearch.web")
 
@@ -36,13 +36,9 @@ THREADS = 1
 # Keep-alive, with two guards against one worker keeping every connection while the other
 # idles (started one by one, the first worker ready took all 8 of wrk's connections for the
 # whole run: 96 requests/s against ~180). The workers start accepting together (worker_app),
-# but one of them can still accept a burst of connections before the other wakes (8 of 8,
-# once in a test run); so each worker also closes the connection of one response in
-# RECYCLE_EVERY (ClosingEveryNth), and the client's next connection goes to whichever worker
-# accepts it: a lopsided share evens out within a few dozen requests, for the cost of a new
-# connection every 20 requests instead of every request.
+# and while one worker idles, the others' responses close their connections, so that clients
+# reconnect, to either worker (web/connections.py).
 KEEPALIVE = True
-RECYCLE_EVERY = 20
 
 START_WAIT_SECONDS = 120     # a worker still warming after this is not waited for
 WARM_UP_QUERIES = ("ประเทศ", "外交", "الدبلوماسية", "news")   # load each language's tokenizer
@@ -66,7 +62,7 @@ def warm_up(app) -> None:
             log.exception("warm-up failed")
 
 
-def worker_app(index_dir: str, ready=None, workers: int = 1, _target=None):
+def worker_app(index_dir: str, ready=None, workers: int = 1, board: IdleBoard | None = None, _target=None):
     """The app of one granian worker, made in the worker: warmed up, then it says so on
     stderr (a load test waits for every worker's line: benchmarks/http_load.py).
 
@@ -74,7 +70,8 @@ def worker_app(index_dir: str, ready=None, workers: int = 1, _target=None):
     connections opened while the workers warm up are not all taken by the first one ready,
     each waits (up to START_WAIT_SECONDS) until all have counted themselves in `ready`, a
     shared counter: the workers start accepting together. A worker respawned later finds the
-    count reached and starts at once."""
+    count reached and starts at once. With a `board`, the app sheds connections to idle
+    workers (web/connections.py)."""
     app = create_app({"INDEX_DIR": index_dir})
     warm_up(app)
     if ready is not None:
@@ -84,25 +81,7 @@ def worker_app(index_dir: str, ready=None, workers: int = 1, _target=None):
         while ready.value < workers and time.monotonic() < deadline:
             time.sleep(0.02)
     print(f"Worker ready (pid: {os.getpid()})", file=sys.stderr, flush=True)
-    return ClosingEveryNth(app, RECYCLE_EVERY) if KEEPALIVE else app
-
-
-class ClosingEveryNth:
-    """WSGI middleware: every `every`-th response of this process asks the server to close its
-    connection (Connection: close, which granian honours), so kept-alive connections move
-    between workers over time."""
-
-    def __init__(self, app, every: int):
-        self.app, self.every = app, every
-        self._served = itertools.count(1)      # next() on it is atomic under the GIL
-
-    def __call__(self, environ, start_response):
-        if next(self._served) % self.every:
-            return self.app(environ, start_response)
-
-        def closing(status, headers, exc_info=None):
-            return start_response(status, [*headers, ("Connection", "close")], exc_info)
-        return self.app(environ, closing)
+    return ShedToIdleWorker(app, board) if board is not None else app
 
 
 def _granian_available() -> bool:
@@ -127,7 +106,8 @@ def run_granian(index_dir: str, host: str, port: int, workers: int, threads: int
         websockets=False, log_access=access_log, log_access_format=ACCESS_LOG_FORMAT,
         respawn_failed_workers=True, workers_kill_timeout=10)
     ready = multiprocessing.Value("i", 0)
-    server.serve(target_loader=partial(worker_app, index_dir, ready, workers))
+    board = IdleBoard(workers) if KEEPALIVE and workers > 1 else None
+    server.serve(target_loader=partial(worker_app, index_dir, ready, workers, board))
 
 
 def run_waitress(index_dir: str, host: str, port: int, threads: int) -> None:
