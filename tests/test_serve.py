@@ -167,7 +167,7 @@ def test_a_worker_sheds_connections_only_while_another_idles():
     board.pids[1] = os.getpid()                                         # another worker, busy
     board.idle_since[1] = 0.0
     assert "Connection" not in _client_sees(worker)["headers"]
-    board.idle_since[1] = time.monotonic()                              # just finished a request
+    board.idle_since[1] = time.monotonic() + 60     # finished a request less than IDLE_SECONDS ago
     assert "Connection" not in _client_sees(worker)["headers"]
     board.idle_since[1] = time.monotonic() - 2 * IDLE_SECONDS           # idle: shed this one
     assert _client_sees(worker)["headers"]["Connection"] == "close"
