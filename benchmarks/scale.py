@@ -261,8 +261,9 @@ def _search_loop(index_dir: str, seconds: float, offset: int, barrier, rates) ->
 def measure_parallel_inprocess(index_dir: Path, seconds: float, procs: int = PROCS) -> dict:
     """searches/s of `procs` in-process search loops running at once, each in its own process:
     what the server's workers could reach with no HTTP at all. Item 4 divides by procs × one
-    loop's rate, which assumes a second process costs the first nothing; at 100k articles two
-    loops at once each ran 1.3-1.6x slower than one alone here (shared caches and memory)."""
+    loop's rate, which assumes a second process costs the first nothing; here two loops at once
+    gave from 70% to 140% of it over four runs, and by hand at 100k each ran 1.2-1.6x slower
+    than one alone (shared caches and memory, and a machine shared with others)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")

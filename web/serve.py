@@ -62,7 +62,7 @@ def warm_up(app) -> None:
             log.exception("warm-up failed")
 
 
-def worker_app(index_dir: str, ready=None, workers: int = 1, board: IdleBoard | None = None, _target=None):
+def worker_app(index_dir: str, ready=None, workers: int = 1, board: IdleBoard | None = None):
     """The app of one granian worker, made in the worker: warmed up, then it says so on
     stderr (a load test waits for every worker's line: benchmarks/http_load.py).
 
@@ -107,7 +107,7 @@ def run_granian(index_dir: str, host: str, port: int, workers: int, threads: int
         respawn_failed_workers=True, workers_kill_timeout=10)
     ready = multiprocessing.Value("i", 0)
     board = IdleBoard(workers) if KEEPALIVE and workers > 1 else None
-    server.serve(target_loader=partial(worker_app, index_dir, ready, workers, board))
+    server.serve(target_loader=partial(worker_app, index_dir, ready, workers, board), wrap_loader=False)
 
 
 def run_waitress(index_dir: str, host: str, port: int, threads: int) -> None:
