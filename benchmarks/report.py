@@ -89,6 +89,9 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
         ("   index on disk per article", f"{r['index_bytes_per_article'] / 1024:,.1f} KB "
                                          f"(tantivy {q['tantivy_index_bytes'] / r['articles'] / 1024:,.1f} KB)", ""),
     ] + ([("code measured", ", ".join(measured), "")] if measured else [])
+    machine = r.get("machine", {})
+    if "cpu" in machine:      # recorded from 2026-12-02 11:30
+        out.append(("machine", f"{machine['cpu']}, {machine['cpus']} CPUs ({', '.join(machine['isa']) or 'no AVX2'})", ""))
     return out
 
 

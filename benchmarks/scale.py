@@ -65,6 +65,25 @@ def summary_ms(values: list[float]) -> dict:
             "n": len(values)}
 
 
+def machine() -> dict:
+    """What the figures were measured on. The CPU matters beyond its speed: the query model's
+    matmul uses AMX where the CPU has it and AVX-VNNI or AVX-512 VNNI elsewhere
+    (indexer/e5kernel), and the int8 scorer AVX-512 VNNI or AVX2 (indexer/quantized)."""
+    cpu, flags = "", set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and not cpu:
+                    cpu = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+            "cpu": cpu or platform.machine(), "isa": sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"})}
+
+
 # -- 1. tokenization floor (in worker processes) -----------------------------------
 _ANALYZERS = {}
 
@@ -341,8 +360,7 @@ def main(argv=None) -> None:
     for n in args.articles:
         started = time.perf_counter()
         result = run(n, args)
-        result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
-                             "platform": platform.platform()}
+        result["machine"] = machine()
         result["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         result["commit"] = code_version()
         result["bench_seconds"] = time.perf_counter() - started

@@ -53,3 +53,20 @@ def test_tantivy_page_counts_what_our_search_page_counts(tmp_path):
         marked += sum("<b>" in snippet for _, _, snippet in theirs["hits"])
         compared += bool(ours.total)
     assert compared >= 20 and marked >= compared
+
+
+def test_machine_record_names_the_cpu_and_the_instructions_the_kernels_pick_from():
+    record = scale.machine()
+    assert record["cpus"] >= 1 and record["cpu"]
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            text = info.read()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo here")
+    models = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")]
+    flags = next(line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags"))
+    if models:
+        assert record["cpu"] == models[0]
+    assert record["isa"] == sorted(record["isa"])
+    assert set(record["isa"]) <= set(flags)
+    assert ("avx2" in record["isa"]) == ("avx2" in flags)
