@@ -50,9 +50,11 @@ def main(argv=None) -> None:
     engines = {"bundled": E5()}
     paths = {}
     copies = tempfile.TemporaryDirectory()
-    for name, declined in (("kernel", ()), ("kernel, AMX declined", ("POLYSEARCH_E5_AMX",)),
-                           ("kernel, AMX and VNNI declined", ("POLYSEARCH_E5_AMX", "POLYSEARCH_E5_VNNI"))):
-        copy = Path(copies.name) / f"{len(engines)}-{library.name}"   # a new path loads anew
+    for n, (name, declined) in enumerate((("kernel", ()), ("kernel, AMX declined", ("POLYSEARCH_E5_AMX",)),
+                                         ("kernel, AMX and VNNI declined", ("POLYSEARCH_E5_AMX", "POLYSEARCH_E5_VNNI")))):
+        # A new path loads anew. One path per copy: rewriting a library this process has loaded
+        # (a copy whose path was a duplicate, not kept) crashes it.
+        copy = Path(copies.name) / f"{n}-{library.name}"
         shutil.copy(library, copy)
         saved = {k: os.environ.get(k) for k in declined}
         os.environ.update({k: "off" for k in declined})
