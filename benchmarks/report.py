@@ -90,7 +90,7 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
                                          f"(tantivy {q['tantivy_index_bytes'] / r['articles'] / 1024:,.1f} KB)", ""),
     ] + ([("code measured", ", ".join(measured), "")] if measured else [])
     machine = r.get("machine", {})
-    if "cpu" in machine:      # recorded from 2026-12-02 11:30
+    if "cpu" in machine:      # recorded from 6618d67 (2026-12-02)
         out.append(("machine", f"{machine['cpu']}, {machine['cpus']} CPUs ({', '.join(machine['isa']) or 'no AVX2'})", ""))
     return out
 

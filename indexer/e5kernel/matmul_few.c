@@ -104,8 +104,8 @@ static inline __m256i ps_broadcast4(const int8_t *a) {
 /* The matmul, written once and compiled once per instruction set. A group's 8 weight rows are
  * unpacked transposed, block by block: vector k of a block holds weights 4k..4k+3 of the 8 rows,
  * one row per lane, so 8 dot instructions against the token's activations 4k..4k+3 (broadcast)
- * leave the 8 rows' block sums in the 8 lanes, with no horizontal sums (they took ~40% of the
- * instructions per block and token before, 2026-12-02). The block sums are the same integers,
+ * leave the 8 rows' block sums in the 8 lanes, with no horizontal sums (before 2026-12-02: 6
+ * hadds and 2 permutes per block and token). The block sums are the same integers,
  * and the float operations per lane are the same, in the same order. */
 #define PS_MATMUL(NAME, ATTR, DOT) \
 ATTR static int NAME(const block_q4_0 *W, const float *bias, const int8_t *aq, const float *ad, \
