@@ -37,17 +37,26 @@ def test_patch_puts_the_kernel_first_and_each_function_taken_over_dispatches_to_
     # and freeing a model first drops the kernel's packed copies of its matrices
     free_at = patched.index("void e5_free(e5_model *m) {\n")
     assert patched.index("ps_forget_packed(matrices, 6);", free_at) < patched.index("munmap", free_at)
+    # and the attention block runs only if the kernel's attention declines the shape
+    opening, closing, condition = e5kernel._ATTENTION
+    wrap = e5kernel._avx2_only(f"        if ({condition})\n") + "        {\n"
+    at = patched.index(wrap)
+    assert patched.index("/* KERNEL */") < at < patched.index(opening.split("\n", 1)[1], at)
     for _, code in e5kernel.insertions():
         restored = restored.replace(code, "", 1)
+    restored = restored.replace(wrap, "", 1).replace(closing + "        }\n", closing, 1)
     assert restored == e5_c
 
 
 @pytest.mark.parametrize("text", ["int main(void) { return 0; }",
                                   "static void quantize_acts(int a) {\n}\n"
                                   "static void matmul_q4q8(int a) {\n}\nstatic void matmul_q4q8(int b) {\n}\n",
-                                  "static void quantize_acts(int a) {\n}\nstatic void matmul_q4q8(int a) {\n}\n"])
+                                  "static void quantize_acts(int a) {\n}\nstatic void matmul_q4q8(int a) {\n}\n",
+                                  "static void quantize_acts(int a) {\n}\nstatic void matmul_q4q8(int a) {\n}\n"
+                                  "void e5_free(e5_model *m) {\n}\n"])
 def test_patch_refuses_an_e5c_of_another_shape(text):
-    with pytest.raises(e5kernel.KernelBuildError, match="expected one (quantize_acts|matmul_q4q8|e5_free) definition"):
+    with pytest.raises(e5kernel.KernelBuildError,
+                       match="expected one ((quantize_acts|matmul_q4q8|e5_free) definition|attention block)"):
         e5kernel.patched_source(text, "/* KERNEL */")
 
 
