@@ -113,6 +113,14 @@ def test_hybrid_hits_made_while_embedding_are_the_hits_made_after(engine, monkey
     monkeypatch.setattr(SearchEngine, "_hit", recording_hit)
     monkeypatch.setattr(engine.cache, "enabled", False)
     encoder = get_encoder()
+    embed = encoder.query
+
+    def slow_query(text, started=None):
+        # A fast model can be done before the search thread gets to wait: make sure it waits.
+        time.sleep(0.05)
+        return embed(text, started)
+
+    monkeypatch.setattr(encoder, "query", slow_query)
     shown = []
     for query in ("Laos education", "cảng Hải Phòng", "老挝 教育 代表团", "ميناء هاي فونغ", "ข้าว ส่งออก"):
         for page in (1, 2):
