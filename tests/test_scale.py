@@ -1,4 +1,5 @@
-"""The scale benchmark's indexing figure (benchmarks/scale.py): the reindex between two floors."""
+"""The scale benchmarks: the indexing figure (benchmarks/scale.py), the reindex between two floors; the
+tantivy page; the machine record; the hybrid timeline (benchmarks/hybrid_timeline.py)."""
 import pytest
 
 from benchmarks import corpus_gen, scale
@@ -70,3 +71,27 @@ def test_machine_record_names_the_cpu_and_the_instructions_the_kernels_pick_from
     assert record["isa"] == sorted(record["isa"])
     assert set(record["isa"]) <= set(flags)
     assert ("avx2" in record["isa"]) == ("avx2" in flags)
+
+
+def test_hybrid_timeline_marks_the_stages_in_the_order_they_run_and_leaves_the_engine_as_it_was(
+        parallel_index_dir):
+    from benchmarks import hybrid_timeline
+    from indexer import engine as engine_module
+    from indexer.dense import get_encoder
+    from indexer.engine import SearchEngine
+
+    if get_encoder() is None:
+        pytest.skip("no dense model here")
+    before = (SearchEngine._hit, SearchEngine._dense, engine_module.filtered_matches)
+    result = hybrid_timeline.measure(parallel_index_dir, rounds=1,
+                                     queries=["port investment cooperation", "hợp tác giáo dục", "ความร่วมมือ"])
+    assert (SearchEngine._hit, SearchEngine._dense, engine_module.filtered_matches) == before
+    hybrid, lexical = result["hybrid"]["stages_p50_ms"], result["lexical"]["stages_p50_ms"]
+    assert result["hybrid"]["queries"] == result["lexical"]["queries"] == 3
+    order = ["model starts", "model done", "int8 product done", "dense list", "fused", "page done"]
+    if "int8 product done" not in hybrid:            # no C compiler: the float32 product
+        order.remove("int8 product done")
+    assert [hybrid[name] for name in order] == sorted(hybrid[name] for name in order)
+    assert hybrid["lexical matches"] < hybrid["page done"]
+    assert "model starts" not in lexical and lexical["lexical matches"] < lexical["page done"]
+    assert result["hybrid"]["hits_per_query"] > 0
