@@ -38,6 +38,22 @@ def engine(parallel_index):
     return SearchEngine(parallel_index)
 
 
+@pytest.fixture
+def slowed_model(monkeypatch):
+    """The process's encoder, its model 50 ms slower per query: the model starts before the
+    lexical query is built and, fast, can be done before the search thread gets to wait; this
+    makes sure there is a wait, as on a large index."""
+    encoder = get_encoder()
+    embed = encoder.query
+
+    def slow_query(text, started=None):
+        time.sleep(0.05)
+        return embed(text, started)
+
+    monkeypatch.setattr(encoder, "query", slow_query)
+    return encoder
+
+
 def _story(doc_id):
     return doc_id.split("-")[0]
 
@@ -98,7 +114,7 @@ def test_hybrid_total_and_pages_are_consistent(engine):
     assert engine.search(SearchRequest("Laos education", size=2, page=page)).results == []
 
 
-def test_hybrid_hits_made_while_embedding_are_the_hits_made_after(engine, monkeypatch):
+def test_hybrid_hits_made_while_embedding_are_the_hits_made_after(engine, slowed_model, monkeypatch):
     """A hybrid page makes the hits of its lexical ranks while the model embeds the query (with
     a placeholder score); the page must show exactly the hits it would make afterwards."""
     made_early = []
@@ -112,19 +128,10 @@ def test_hybrid_hits_made_while_embedding_are_the_hits_made_after(engine, monkey
 
     monkeypatch.setattr(SearchEngine, "_hit", recording_hit)
     monkeypatch.setattr(engine.cache, "enabled", False)
-    encoder = get_encoder()
-    embed = encoder.query
-
-    def slow_query(text, started=None):
-        # A fast model can be done before the search thread gets to wait: make sure it waits.
-        time.sleep(0.05)
-        return embed(text, started)
-
-    monkeypatch.setattr(encoder, "query", slow_query)
     shown = []
     for query in ("Laos education", "cảng Hải Phòng", "老挝 教育 代表团", "ميناء هاي فونغ", "ข้าว ส่งออก"):
         for page in (1, 2):
-            encoder._queries.clear()        # the model runs, so there is a wait to use
+            slowed_model._queries.clear()   # the model runs, so there is a wait to use
             response = engine.search(SearchRequest(query, size=3, page=page))
             assert response.mode == "hybrid"
             terms = engine._highlight_terms(engine._compile(query))
@@ -136,7 +143,7 @@ def test_hybrid_hits_made_while_embedding_are_the_hits_made_after(engine, monkey
     assert set(made_early) & set(shown)
 
 
-def test_hybrid_makes_only_the_head_of_the_page_before_the_dense_list(engine, monkeypatch):
+def test_hybrid_makes_only_the_head_of_the_page_before_the_dense_list(engine, slowed_model, monkeypatch):
     """While waiting for the dense list, a hybrid page makes the hits of its first lexical ranks
     only (EARLY_HIT_SHARE): the tail's were mostly dropped by the fusion, at the product's cost."""
     made_early = []
@@ -149,16 +156,6 @@ def test_hybrid_makes_only_the_head_of_the_page_before_the_dense_list(engine, mo
 
     monkeypatch.setattr(SearchEngine, "_hit", recording_hit)
     monkeypatch.setattr(engine.cache, "enabled", False)
-    encoder = get_encoder()
-    embed = encoder.query
-
-    def slow_query(text, started=None):
-        # The model starts before the lexical query is built and can be done before the
-        # search thread gets to wait: make sure there is a wait, as on a large index.
-        time.sleep(0.05)
-        return embed(text, started)
-
-    monkeypatch.setattr(encoder, "query", slow_query)
     head = math.ceil(engine_module.EARLY_HIT_SHARE * 10)
     counts = []
     for query in ("Laos education", "cảng Hải Phòng", "ข้าว ส่งออก"):
