@@ -66,3 +66,31 @@ def test_a_segment_has_whooshs_terms_and_posting_bytes(tmp_path, monkeypatch, sm
 def test_writer_processes_write_whooshs_postings(tmp_path, monkeypatch, small_blocks):
     ours, whooshs = map(_postings_by_article, _build_both(tmp_path, monkeypatch, procs=2))
     assert len(ours) > 100000 and ours == whooshs
+
+
+def test_the_segment_files_written_term_by_term_keep_their_position(tmp_path):
+    # A segment's postings and term files answer tell() without asking the OS; the byte
+    # comparisons above hold only if what they answer is where the bytes went.
+    from whoosh.codec.whoosh3 import W3Codec
+    from whoosh.filedb.filestore import FileStorage
+
+    storage = FileStorage(str(tmp_path)).create()
+    segment = W3Codec().new_segment(storage, "t")
+    writer = termwriter.TermAtATimeFieldWriter(W3Codec(), storage, segment)
+    assert isinstance(writer._postfile.file, termwriter.PositionKeepingFile)
+    assert isinstance(writer._tindex.dbfile.file, termwriter.PositionKeepingFile)
+    postfile = writer._postfile
+    real = postfile.file._file      # the BufferedWriter underneath, asking the OS
+    for size in (0, 1, 7, 5000, 3):
+        postfile.write(b"x" * size)
+        postfile.write_varint(size * 1000)
+        postfile.write_pickle({"n": size})
+        assert postfile.tell() == real.tell()
+    end = postfile.tell()
+    assert end > 5000
+    postfile.seek(10)
+    postfile.write(b"yy")
+    assert postfile.tell() == real.tell() == 12
+    postfile.seek(0, 2)
+    assert postfile.tell() == real.tell() == end
+    writer.close()
