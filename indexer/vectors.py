@@ -171,6 +171,9 @@ class VectorSet:
         """article_scores for the given articles only, from their float32 rows."""
         if not len(articles):
             return np.zeros(0, dtype=np.float32)
+        kernels = quantized.load_scorer()
+        if kernels is not None:
+            return kernels.ranges_max_dot(self.scattered, self.starts[articles], self.ends[articles], query_vector)
         rows, first = concatenated_ranges(self.starts[articles], self.ends[articles])
         return np.maximum.reduceat(np.asarray(self.scattered[rows]) @ query_vector, first)
 
@@ -260,7 +263,8 @@ class VectorSet:
             return self._exact_top(scores, values, k)
         top = np.argpartition(-values, k - 1)[:k]
         top = top[np.argsort(-values[top], kind="stable")]
-        return [(self.articles[i], float(values[i])) for i in top]
+        articles = self.articles
+        return [(articles[n], score) for n, score in zip(top.tolist(), values[top].tolist())]
 
     def _exact_top(self, scores: "QueryScores", values: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The top k by exact score, from approximate values within ± scores.margin of it.
@@ -272,7 +276,9 @@ class VectorSet:
         candidates = np.flatnonzero(np.isfinite(values) & (values + scores.margin >= floor))
         exact = scores.rescale(self.exact_article_scores(scores.query, candidates), candidates)
         order = np.lexsort((candidates, -exact))[:k]
-        return [(self.articles[candidates[i]], float(exact[i])) for i in order]
+        # as Python ints and floats first: indexing with numpy scalars doubled this list's cost
+        articles = self.articles
+        return [(articles[n], score) for n, score in zip(candidates[order].tolist(), exact[order].tolist())]
 
     def nearest(self, query_vector: np.ndarray, k: int, allowed=None,
                 standardize: bool = False) -> list[tuple[str, float]]:

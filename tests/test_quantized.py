@@ -185,6 +185,25 @@ def test_install_step_without_a_working_compiler_warns_and_search_uses_float32(
     assert loaded.nearest(query, 20, standardize=True) == in_memory.nearest(query, 20, standardize=True)
 
 
+def test_rescoring_reads_row_ranges_in_place_as_numpy_scores_them(scorer):
+    # An article's exact score is its best passage's float32 product, read from the matrix
+    # where it lies; numpy (gathered rows, then BLAS) sums in another order: last bits only.
+    ids, _, matrix = _vectors(500, seed=6)
+    vectors = VectorSet(model="m", ids=ids, langs=["en"] * len(ids), hashes=[""] * len(ids), matrix=matrix)
+    rng = np.random.default_rng(8)
+    for query in _queries(matrix, 20, seed=3):
+        articles = rng.permutation(len(vectors))[:int(rng.integers(1, 120))]    # any order
+        starts, ends = vectors.starts[articles], vectors.ends[articles]
+        got = scorer.ranges_max_dot(matrix, starts, ends, query)
+        want = np.maximum.reduceat(matrix @ query, vectors.starts)[articles]
+        assert got.dtype == np.float32 and np.allclose(got, want, rtol=0, atol=2e-7)
+    for bad in ((np.array([3]), np.array([3])), (np.array([-1]), np.array([2])),
+                (np.array([0]), np.array([len(matrix) + 1]))):
+        with pytest.raises(ValueError):
+            scorer.ranges_max_dot(matrix, *bad, query)
+    assert len(scorer.ranges_max_dot(matrix, starts[:0], ends[:0], query)) == 0
+
+
 @needs_compiler
 def test_dense_top_from_int8_rows_is_the_float32_top(scorer, saved, monkeypatch):
     monkeypatch.setattr(quantized, "load_scorer", lambda directory=None: scorer)

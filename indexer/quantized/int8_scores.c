@@ -225,3 +225,42 @@ void ps_standardize(const float *x, const int64_t *codes, long n, long nlang,
     }
     free(sum); free(count);
 }
+
+/* out[a] = the largest of matrix[r] . query over the rows r in [starts[a], ends[a]) (float32
+ * rows of dim values; every range non-empty): the exact rescoring of an article's passages,
+ * read where they are. numpy gathered the rows into a copy first (fancy indexing), then took
+ * the product: at 10k articles, 267 articles' 759 rows, cold, 0.25 ms to copy + 0.08 ms. The
+ * sums are in another order than BLAS's, so a score may differ from numpy's in its last bits. */
+void ps_ranges_max_dot(const float *matrix, long dim, const int64_t *starts, const int64_t *ends,
+                       long n, const float *query, float *out) {
+    for (long a = 0; a < n; a++) {
+        if (a + 1 < n) {    /* the next article's first row: articles lie anywhere in the file */
+            const char *next = (const char *)(matrix + starts[a + 1] * dim);
+            for (long b = 0; b < dim * (long)sizeof(float); b += 64) __builtin_prefetch(next + b);
+        }
+        float best = -INFINITY;
+        for (long r = starts[a]; r < ends[a]; r++) {
+            const float *row = matrix + r * dim;
+            long i = 0;
+            float total = 0.0f;
+#if defined(__AVX2__)
+            __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+            __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+            for (; i + 32 <= dim; i += 32) {
+                s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(query + i)));
+                s1 = _mm256_add_ps(s1, _mm256_mul_ps(_mm256_loadu_ps(row + i + 8), _mm256_loadu_ps(query + i + 8)));
+                s2 = _mm256_add_ps(s2, _mm256_mul_ps(_mm256_loadu_ps(row + i + 16), _mm256_loadu_ps(query + i + 16)));
+                s3 = _mm256_add_ps(s3, _mm256_mul_ps(_mm256_loadu_ps(row + i + 24), _mm256_loadu_ps(query + i + 24)));
+            }
+            __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+            __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 0x55));
+            total = _mm_cvtss_f32(h);
+#endif
+            for (; i < dim; i++) total += row[i] * query[i];
+            best = total > best ? total : best;
+        }
+        out[a] = best;
+    }
+}
