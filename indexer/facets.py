@@ -117,7 +117,8 @@ def filtered_matches(searcher, query: Q.Query | None, filters: Q.Query | None,
 
 
 def _counts(values: list, counts: np.ndarray) -> dict:
-    found = [(values[i], int(counts[i])) for i in np.flatnonzero(counts) if values[i]]
+    present = np.flatnonzero(counts)
+    found = [(values[i], n) for i, n in zip(present.tolist(), counts[present].tolist()) if values[i]]
     return dict(sorted(found, key=lambda kv: (-kv[1], str(kv[0]))))
 
 
