@@ -271,9 +271,11 @@ class VectorSet:
 
         The k-th best exact score is at least the k-th best of (value - margin); an article
         whose value + margin is below that cannot be in the top k. The others are rescored."""
-        low = values - scores.margin
-        floor = np.partition(low, len(low) - k)[len(low) - k]
-        candidates = np.flatnonzero(np.isfinite(values) & (values + scores.margin >= floor))
+        kernels = quantized.load_scorer()
+        if kernels is not None:
+            candidates = kernels.top_candidates(values, scores.margin, k)
+        else:
+            candidates = quantized.top_candidates_reference(values, scores.margin, k)
         exact = scores.rescale(self.exact_article_scores(scores.query, candidates), candidates)
         order = np.lexsort((candidates, -exact))[:k]
         # as Python ints and floats first: indexing with numpy scalars doubled this list's cost

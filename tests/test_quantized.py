@@ -204,6 +204,24 @@ def test_rescoring_reads_row_ranges_in_place_as_numpy_scores_them(scorer):
     assert len(scorer.ranges_max_dot(matrix, starts[:0], ends[:0], query)) == 0
 
 
+def test_the_candidates_for_rescoring_are_numpys(scorer):
+    # Which articles may still reach the top k: the same indexes as the numpy reference, with
+    # filtered-out articles (-inf), ties among the lower bounds, zero margins and k = all.
+    rng = np.random.default_rng(11)
+    for n, k in ((1, 1), (5, 5), (300, 10), (300, 299), (20000, 100)):
+        values = rng.integers(-40, 40, size=n).astype(np.float32) / 8     # many ties
+        values[rng.random(n) < 0.3] = -np.inf
+        values[:k] = rng.standard_normal(k)                                # k finite at least
+        margin = (rng.integers(0, 4, size=n) / 16).astype(np.float32)
+        got = scorer.top_candidates(values, margin, k)
+        want = quantized.top_candidates_reference(values, margin, k)
+        assert np.array_equal(got, want) and len(got) >= k
+    assert np.array_equal(scorer.top_candidates(np.float32([3, 1, 2]), np.zeros(3, np.float32), 2), [0, 2])
+    for bad_k in (0, 3):
+        with pytest.raises(ValueError):
+            scorer.top_candidates(np.float32([1, -np.inf, 2]), np.zeros(3, np.float32), bad_k)
+
+
 @needs_compiler
 def test_dense_top_from_int8_rows_is_the_float32_top(scorer, saved, monkeypatch):
     monkeypatch.setattr(quantized, "load_scorer", lambda directory=None: scorer)

@@ -103,6 +103,10 @@ class Int8Scorer:
         self._ranges_max_dot.restype = None
         self._ranges_max_dot.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p,
                                          ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+        self._top_candidates = library.ps_top_candidates
+        self._top_candidates.restype = ctypes.c_long
+        self._top_candidates.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long,
+                                         ctypes.c_void_p]
         self.threads = max(1, min(os.cpu_count() or 1, 4))
         loop = library.ps_int8_scores_path
         loop.restype = ctypes.c_char_p
@@ -176,6 +180,28 @@ class Int8Scorer:
         return out
 
 
+    def top_candidates(self, values: np.ndarray, margin: np.ndarray, k: int) -> np.ndarray:
+        """The indexes, ascending, of the finite values whose value + margin reaches the k-th
+        largest value - margin (see ps_top_candidates; top_candidates_reference in numpy)."""
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        margin = np.ascontiguousarray(margin, dtype=np.float32)
+        n = len(values)
+        if len(margin) != n or not 1 <= k <= int(np.isfinite(values).sum()):
+            raise ValueError("one margin per value, and 1 <= k <= the finite values")
+        out = np.empty(n, dtype=np.int64)
+        count = self._top_candidates(values.ctypes.data, margin.ctypes.data, n, k, out.ctypes.data)
+        if count < 0:
+            raise MemoryError("top_candidates")
+        return out[:count]
+
+
+def top_candidates_reference(values: np.ndarray, margin: np.ndarray, k: int) -> np.ndarray:
+    """Int8Scorer.top_candidates in numpy: the same indexes."""
+    low = values - margin
+    floor = np.partition(low, len(low) - k)[len(low) - k]
+    return np.flatnonzero(np.isfinite(values) & (values + margin >= floor))
+
+
 def reference_scores(codes: np.ndarray, scales: np.ndarray, query: np.ndarray) -> np.ndarray:
     """What the kernel computes, in numpy (slow): the build is checked against it bit for bit."""
     k, t = query_codes(query)
@@ -239,7 +265,7 @@ def load_scorer(directory: Path | None = None) -> Int8Scorer | None:
 _CHECK_SCRIPT = r"""
 import sys
 import numpy as np
-from indexer.quantized import Int8Scorer, reference_scores, group_standardization, PARALLEL_ROWS
+from indexer.quantized import Int8Scorer, reference_scores, group_standardization, top_candidates_reference, PARALLEL_ROWS
 scorer = Int8Scorer(sys.argv[1])
 rng = np.random.default_rng(7)
 for rows, dim in ((0, 384), (1, 384), (7, 384), (13, 37), (PARALLEL_ROWS + 5, 384), (9, 1000)):
@@ -263,6 +289,16 @@ for rows, dim, articles in ((1, 384, 1), (40, 384, 9), (300, 37, 50), (3000, 100
     want = np.array([(matrix[a:b] @ query).max() for a, b in zip(starts[order], ends[order])], dtype=np.float32)
     if not np.allclose(got, want, rtol=1e-5, atol=1e-5 * np.sqrt(dim)):
         sys.exit(f"rows={rows} dim={dim}: range maxima differ from numpy by {np.abs(got - want).max()}")
+for n, k in ((1, 1), (10, 10), (500, 7), (100000, 100)):
+    values = rng.standard_normal(n).astype(np.float32)
+    values[rng.random(n) < 0.2] = -np.inf                  # filtered out
+    values[:3] = rng.standard_normal(len(values[:3]))           # some finite ones whatever the draw
+    k = min(k, int(np.isfinite(values).sum()))
+    margin = (rng.random(n) * 0.3).astype(np.float32)
+    margin[rng.random(n) < 0.1] = 0.0
+    got, want = scorer.top_candidates(values, margin, k), top_candidates_reference(values, margin, k)
+    if not np.array_equal(got, want):
+        sys.exit(f"n={n} k={k}: top candidates differ from numpy")
 for n, groups in ((1, 1), (50, 3), (5000, 6)):
     x = (rng.standard_normal(n) * 0.05 + 0.8).astype(np.float32)
     codes = rng.integers(0, groups, size=n) if n > 1 else np.zeros(1, dtype=np.int64)
