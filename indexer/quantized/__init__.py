@@ -6,6 +6,8 @@
     approx - matrix @ q                         # ~ normal, std scales * error_sigma(q)
     scorer.group_max(approx, starts)            # each article's best passage
     scorer.standardize(...)                     # per-language z-scores (group_standardization in C)
+    scorer.top_candidates(z, margin, k)         # the articles that may still reach the top k
+    scorer.ranges_max_dot(matrix, starts, ends, q)   # their best passages' float32 products, in place
 
 Why: a dense query is one product with every passage vector. At 100,000 articles (266,664
 passages × 384 float32) that streams 410 MB per query, ~22 ms on 2 cores here, more than all of

@@ -1,6 +1,7 @@
 /* The C kernels of a dense query (indexer/quantized): scores of int8 rows against an int16
  * query, out[r] = scale[r] * sum_i codes[r][i] * query[i]; the largest score of each group of
- * consecutive rows (an article's passages); per-language z-scores of one score per article.
+ * consecutive rows (an article's passages); per-language z-scores of one score per article;
+ * then, for the rescoring, which articles may still reach the top k and their float32 scores.
  *
  * The sums are exact integers (|code| <= 127, |query| <= 32767: a dimension of up to 16,384
  * fits an int32), so the result is the same on every path; only the last product rounds.
