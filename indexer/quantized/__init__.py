@@ -162,7 +162,6 @@ class Int8Scorer:
             self._max(scores.ctypes.data, starts.ctypes.data, len(starts), len(scores), out.ctypes.data)
         return out
 
-
     def ranges_max_dot(self, matrix: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                        query: np.ndarray) -> np.ndarray:
         """out[a] = max of matrix[starts[a]:ends[a]] @ query, the rows read where they are (a
@@ -180,7 +179,6 @@ class Int8Scorer:
             self._ranges_max_dot(matrix.ctypes.data, dim, starts.ctypes.data, ends.ctypes.data, len(starts),
                                  query.ctypes.data, out.ctypes.data)
         return out
-
 
     def top_candidates(self, values: np.ndarray, margin: np.ndarray, k: int) -> np.ndarray:
         """The indexes, ascending, of the finite values whose value + margin reaches the k-th
