@@ -217,9 +217,13 @@ def test_the_candidates_for_rescoring_are_numpys(scorer):
         want = quantized.top_candidates_reference(values, margin, k)
         assert np.array_equal(got, want) and len(got) >= k
     assert np.array_equal(scorer.top_candidates(np.float32([3, 1, 2]), np.zeros(3, np.float32), 2), [0, 2])
-    for bad_k in (0, 3):
+    # fewer finite values than k: every finite one, as numpy's
+    few = np.float32([1, -np.inf, 2]), np.zeros(3, np.float32)
+    assert np.array_equal(scorer.top_candidates(*few, 3), quantized.top_candidates_reference(*few, 3))
+    assert np.array_equal(scorer.top_candidates(*few, 3), [0, 2])
+    for bad_k in (0, 4):
         with pytest.raises(ValueError):
-            scorer.top_candidates(np.float32([1, -np.inf, 2]), np.zeros(3, np.float32), bad_k)
+            scorer.top_candidates(*few, bad_k)
 
 
 @needs_compiler

@@ -182,12 +182,13 @@ class Int8Scorer:
 
     def top_candidates(self, values: np.ndarray, margin: np.ndarray, k: int) -> np.ndarray:
         """The indexes, ascending, of the finite values whose value + margin reaches the k-th
-        largest value - margin (see ps_top_candidates; top_candidates_reference in numpy)."""
+        largest value - margin (all the finite ones if fewer than k are; see ps_top_candidates,
+        and top_candidates_reference in numpy)."""
         values = np.ascontiguousarray(values, dtype=np.float32)
         margin = np.ascontiguousarray(margin, dtype=np.float32)
         n = len(values)
-        if len(margin) != n or not 1 <= k <= int(np.isfinite(values).sum()):
-            raise ValueError("one margin per value, and 1 <= k <= the finite values")
+        if len(margin) != n or not 1 <= k <= n:
+            raise ValueError("one margin per value, and 1 <= k <= the values")
         out = np.empty(n, dtype=np.int64)
         count = self._top_candidates(values.ctypes.data, margin.ctypes.data, n, k, out.ctypes.data)
         if count < 0:
