@@ -34,8 +34,12 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int = RRF_K,
             seen.add(doc_id)
             item = per_item.get(doc_id, 1.0) if per_item is not None else 1.0
             scores[doc_id] = scores.get(doc_id, 0.0) + weight * item / (k + rank)
-    order = {doc_id: i for i, doc_id in enumerate(scores)}
-    return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+    # sorted() is stable and the dict keeps first appearances in order: ties stay in that order
+    return sorted(scores.items(), key=_minus_score)
+
+
+def _minus_score(item: tuple[str, float]) -> float:
+    return -item[1]
 
 
 def score_weights(scored: list[tuple[str, float]], power: float) -> dict[str, float]:
