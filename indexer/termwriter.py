@@ -60,11 +60,11 @@ class TermAtATimeFieldWriter(whoosh3.W3FieldWriter):
         start = postfile.tell()
         chunks = [whoosh3.WHOOSH3_HEADER_MAGIC]
         for at in range(0, len(postings), limit):
-            block = postings[at:at + limit]
-            ids = [p[2] for p in block]
-            weights = array("f", [p[3] for p in block])
-            max_weight = max(0, max(p[3] for p in block))
-            present = [n for n in (field_lengths[d] for d in ids) if n]
+            block = postings[at:at + limit] if len(postings) > limit else postings
+            _, _, ids, block_weights, block_values = zip(*block)     # the block's columns, in C
+            weights = array("f", block_weights)
+            max_weight = max(0, max(block_weights))
+            present = [n for n in map(field_lengths.__getitem__, ids) if n]
             min_length = min(present) if present else None
             max_length = max(present) if present else 0
             # W3TermInfo.add_block
@@ -83,7 +83,7 @@ class TermAtATimeFieldWriter(whoosh3.W3FieldWriter):
                 mini_weights = None if first == 1.0 else first
             else:
                 mini_weights = tuple(weights)
-            values = [p[4] for p in block if p[4]]
+            values = [v for v in block_values if v]
             if fixed_size is None or fixed_size < 0:
                 mini_values = tuple(values)
             else:
