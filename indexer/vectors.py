@@ -263,8 +263,7 @@ class VectorSet:
             return self._exact_top(scores, values, k)
         top = np.argpartition(-values, k - 1)[:k]
         top = top[np.argsort(-values[top], kind="stable")]
-        articles = self.articles
-        return [(articles[n], score) for n, score in zip(top.tolist(), values[top].tolist())]
+        return self._ranked(top, values[top])
 
     def _exact_top(self, scores: "QueryScores", values: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The top k by exact score, from approximate values within ± scores.margin of it.
@@ -278,9 +277,13 @@ class VectorSet:
             candidates = quantized.top_candidates_reference(values, scores.margin, k)
         exact = scores.rescale(self.exact_article_scores(scores.query, candidates), candidates)
         order = np.lexsort((candidates, -exact))[:k]
+        return self._ranked(candidates[order], exact[order])
+
+    def _ranked(self, positions: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:
+        """[(article id, score)] for article positions and their scores, in that order."""
         # as Python ints and floats first: indexing with numpy scalars doubled this list's cost
         articles = self.articles
-        return [(articles[n], score) for n, score in zip(candidates[order].tolist(), exact[order].tolist())]
+        return [(articles[n], score) for n, score in zip(positions.tolist(), scores.tolist())]
 
     def nearest(self, query_vector: np.ndarray, k: int, allowed=None,
                 standardize: bool = False) -> list[tuple[str, float]]:
