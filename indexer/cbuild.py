@@ -39,12 +39,12 @@ def build_key(*parts: str) -> str:
 
 
 def compile_shared(source: Path, library: Path, compiler: str, cflags: list[str],
-                   include_dirs: tuple[Path, ...] = ()) -> None:
+                   include_dirs: tuple[Path, ...] = (), ldflags: list[str] = LDFLAGS) -> None:
     """source (C) → shared library; raises BuildError with the compiler's message."""
     obj = library.with_suffix(".o")
     includes = [f"-I{d}" for d in include_dirs]
     for cmd in ([compiler, *cflags, *includes, "-c", "-o", str(obj), str(source)],
-                [compiler, *LDFLAGS, "-o", str(library), str(obj), "-lm"]):
+                [compiler, *ldflags, "-o", str(library), str(obj), "-lm"]):
         try:
             done = subprocess.run(cmd, capture_output=True, text=True)
         except OSError as exc:            # the compiler is not there, or not executable

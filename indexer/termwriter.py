@@ -26,6 +26,8 @@ from whoosh.codec import whoosh3
 from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import length_to_byte
 
+from .termblocks import load_encoder
+
 _FIELD, _TERM = itemgetter(0), itemgetter(1)
 SPELLING_DOCNUM = -1     # Whoosh's marker for spelling-graph words: they are not postings
 
@@ -42,63 +44,96 @@ class TermAtATimeFieldWriter(whoosh3.W3FieldWriter):
         codec = self._codec
         if codec._inlinelimit > 1:     # terms small enough to live in the term table: Whoosh's way
             return super().add_postings(schema, lengths, items)
+        encode = load_encoder()
         for fieldname, postings in groupby(items, key=_FIELD):
             fieldobj = schema[fieldname]
             self.start_field(fieldname, fieldobj)
             field_lengths = _field_lengths(lengths, fieldname)
             fixed_size = fieldobj.format.fixed_value_size()
-            for btext, term_postings in groupby(postings, key=_TERM):
+            if encode is None:
+                for btext, term_postings in groupby(postings, key=_TERM):
+                    term_postings = [p for p in term_postings if p[2] != SPELLING_DOCNUM]
+                    if term_postings:
+                        self._write_term(btext, term_postings, field_lengths, fixed_size)
+            else:
+                self._write_terms_in_c(encode, postings, field_lengths, fixed_size)
+            self.finish_field()
+
+    def _write_terms_in_c(self, encode, postings, field_lengths, fixed_size) -> None:
+        """The field's terms, each encoded by indexer/termblocks (the same bytes as _write_term);
+        a term it leaves (NotImplemented) is written by _write_term."""
+        postfile, add_term = self._postfile, self._tindex.add
+        limit, level = self._codec._blocklimit, self._codec._compression
+        lengths = None if isinstance(field_lengths, _NoLengths) else array("q", [n or 0 for n in field_lengths])
+        size = -1 if fixed_size is None else fixed_size
+        prefix = pack_ushort(self._fieldid)
+        for btext, term_postings in groupby(postings, key=_TERM):
+            term_postings = list(term_postings)
+            done = encode(term_postings, lengths, size, limit, level, postfile.tell())
+            if done is NotImplemented:
                 term_postings = [p for p in term_postings if p[2] != SPELLING_DOCNUM]
                 if term_postings:
                     self._write_term(btext, term_postings, field_lengths, fixed_size)
-            self.finish_field()
+            elif done is not None:
+                blob, info = done
+                postfile.write(blob)
+                add_term(prefix + btext, info)
 
     def _write_term(self, btext: bytes, postings: list[tuple], field_lengths, fixed_size) -> None:
         codec, postfile = self._codec, self._postfile
-        limit, level = codec._blocklimit, codec._compression
-        info = whoosh3.W3TermInfo()
-        start = postfile.tell()
-        chunks = [whoosh3.WHOOSH3_HEADER_MAGIC]
-        for at in range(0, len(postings), limit):
-            block = postings[at:at + limit] if len(postings) > limit else postings
-            _, _, ids, block_weights, block_values = zip(*block)     # the block's columns, in C
-            weights = array("f", block_weights)
-            max_weight = max(0, max(block_weights))
-            present = [n for n in map(field_lengths.__getitem__, ids) if n]
-            min_length = min(present) if present else None
-            max_length = max(present) if present else 0
-            # W3TermInfo.add_block
-            info._weight += sum(weights)
-            info._df += len(ids)
-            info._minlength = min_length if info._minlength is None else min(info._minlength, min_length)
-            info._maxlength = max(info._maxlength, max_length)
-            info._maxweight = max(info._maxweight, max_weight)
-            if info._minid is None:
-                info._minid = ids[0]
-            info._maxid = ids[-1]
-            # W3PostingsWriter._write_block: its _mini_ids, _mini_weights and _mini_values
-            deltas = tuple([ids[0]] + [b - a for a, b in zip(ids, ids[1:])])
-            first = weights[0]
-            if weights.count(first) == len(weights):
-                mini_weights = None if first == 1.0 else first
-            else:
-                mini_weights = tuple(weights)
-            values = [v for v in block_values if v]
-            if fixed_size is None or fixed_size < 0:
-                mini_values = tuple(values)
-            else:
-                mini_values = None if fixed_size == 0 else b"".join(values)
-            data = dumps((deltas, mini_weights, mini_values), 2)
-            compression = level if len(data) >= whoosh3.COMPRESSION_MIN_SIZE else 0
-            if compression:
-                data = zlib.compress(data, compression)
-            header = dumps((len(ids), ids[-1], max_weight, compression, length_to_byte(min_length),
-                            length_to_byte(max_length)), 2)
-            size = len(header) + len(data)
-            chunks += [pack_int(-size if at + limit >= len(postings) else size), header, data]
-        postfile.write(b"".join(chunks))
-        info.set_extent(start, postfile.tell() - start)
-        self._tindex.add(pack_ushort(self._fieldid) + btext, info.to_bytes())
+        blob, info = encode_term_reference(postings, field_lengths, fixed_size, codec._blocklimit,
+                                           codec._compression, postfile.tell())
+        postfile.write(blob)
+        self._tindex.add(pack_ushort(self._fieldid) + btext, info)
+
+
+def encode_term_reference(postings: list[tuple], field_lengths, fixed_size: int | None, limit: int,
+                          level: int, offset: int) -> tuple[bytes, bytes]:
+    """(the term's bytes in the postings file, its W3TermInfo bytes for them at offset), as
+    W3PostingsWriter and W3TermInfo write them. postings: a term's (field, term, docnum, weight,
+    value), docnum order, no spelling markers. indexer/termblocks does the same in C."""
+    info = whoosh3.W3TermInfo()
+    chunks = [whoosh3.WHOOSH3_HEADER_MAGIC]
+    for at in range(0, len(postings), limit):
+        block = postings[at:at + limit] if len(postings) > limit else postings
+        _, _, ids, block_weights, block_values = zip(*block)     # the block's columns, in C
+        weights = array("f", block_weights)
+        max_weight = max(0, max(block_weights))
+        present = [n for n in map(field_lengths.__getitem__, ids) if n]
+        min_length = min(present) if present else None
+        max_length = max(present) if present else 0
+        # W3TermInfo.add_block
+        info._weight += sum(weights)
+        info._df += len(ids)
+        info._minlength = min_length if info._minlength is None else min(info._minlength, min_length)
+        info._maxlength = max(info._maxlength, max_length)
+        info._maxweight = max(info._maxweight, max_weight)
+        if info._minid is None:
+            info._minid = ids[0]
+        info._maxid = ids[-1]
+        # W3PostingsWriter._write_block: its _mini_ids, _mini_weights and _mini_values
+        deltas = tuple([ids[0]] + [b - a for a, b in zip(ids, ids[1:])])
+        first = weights[0]
+        if weights.count(first) == len(weights):
+            mini_weights = None if first == 1.0 else first
+        else:
+            mini_weights = tuple(weights)
+        values = [v for v in block_values if v]
+        if fixed_size is None or fixed_size < 0:
+            mini_values = tuple(values)
+        else:
+            mini_values = None if fixed_size == 0 else b"".join(values)
+        data = dumps((deltas, mini_weights, mini_values), 2)
+        compression = level if len(data) >= whoosh3.COMPRESSION_MIN_SIZE else 0
+        if compression:
+            data = zlib.compress(data, compression)
+        header = dumps((len(ids), ids[-1], max_weight, compression, length_to_byte(min_length),
+                        length_to_byte(max_length)), 2)
+        size = len(header) + len(data)
+        chunks += [pack_int(-size if at + limit >= len(postings) else size), header, data]
+    blob = b"".join(chunks)
+    info.set_extent(offset, len(blob))
+    return blob, info.to_bytes()
 
 
 class PositionKeepingFile:

@@ -1,0 +1,174 @@
+"""A term's posting blocks encoded in C, as whoosh3 writes them: the segment writer's hot loop.
+
+    encoder = load_encoder()       # None without the build (python -m indexer.termblocks)
+    encoder(postings, lengths, fixed_size, limit, level, offset)
+        -> (blob, terminfo)        # what termwriter.encode_term_reference returns, same bytes
+        -> None                    # every posting was a spelling marker
+        -> NotImplemented          # outside what the C code handles: use the reference
+
+lengths: the field's length per docnum as array("q") (0: none), or None (the field keeps no
+lengths). Writing a segment's postings in Python was ~3.5 µs a posting, 10-12% of a reindex's
+CPU; term_blocks.c says what it does and why the bytes are the same. It is a CPython extension
+module, built at install time for the running interpreter (its ABI is in the build key), and
+checked against the Python reference before it is installed. Without a compiler, Python's
+headers, or with POLYSEARCH_TERM_BLOCKS=off, the reference writes every term.
+"""
+import importlib.machinery
+import importlib.util
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+from analyzers.cachedir import cache_dir
+
+from ..cbuild import BuildError, build_key, compile_shared, find_compiler
+
+SOURCE = Path(__file__).with_name("term_blocks.c")
+CFLAGS = ["-O2", "-fPIC", "-fno-fast-math"]      # exact float sums, as Python's
+LDFLAGS = ["-shared"]
+MODULE = "term_blocks"
+
+
+def disabled() -> bool:
+    return os.environ.get("POLYSEARCH_TERM_BLOCKS", "").strip().lower() in ("0", "off", "false", "no")
+
+
+def library_dir() -> Path:
+    return Path(cache_dir()) / "term-blocks"
+
+
+def _key() -> str:
+    abi = f"{sys.implementation.cache_tag} {sysconfig.get_config_var('EXT_SUFFIX')} {sys.version}"
+    return build_key(SOURCE.read_text(encoding="utf-8"), " ".join(CFLAGS), " ".join(LDFLAGS), abi)
+
+
+def library_path(directory: Path | None = None) -> Path:
+    return (directory or library_dir()) / f"term-blocks-{_key()}.so"
+
+
+def load_module(path: Path):
+    """The extension module at path, its length table set from Whoosh's."""
+    from whoosh.util.numeric import _length_byte_cache
+
+    loader = importlib.machinery.ExtensionFileLoader(MODULE, str(path))
+    spec = importlib.util.spec_from_file_location(MODULE, str(path), loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    module.set_length_table(list(_length_byte_cache))
+    return module
+
+
+_encoders: dict[tuple[str, Path | None], object] = {}
+
+
+def load_encoder(directory: Path | None = None):
+    """encode_term of the build for this source and interpreter, or None (not built, disabled,
+    or not loadable here). Looked up once per process and cache directory."""
+    if disabled():
+        return None
+    where = (os.environ.get("POLYSEARCH_CACHE_DIR", ""), directory)
+    if where not in _encoders:
+        path = library_path(directory)
+        try:
+            _encoders[where] = load_module(path).encode_term if path.is_file() else None
+        except (ImportError, OSError, AttributeError):    # another interpreter, a truncated file
+            _encoders[where] = None
+    return _encoders[where]
+
+
+# The check: terms of every shape the writer meets (one posting, many blocks, repeated value
+# objects, None and empty values, fixed-size values, equal and varied weights, documents
+# without a length, ids up to 2**31 - 1, values with bytes >= 0x80, a memo past 256 entries),
+# each compared byte for byte with the Python reference; and what must be left to it.
+_CHECK_SCRIPT = r"""
+import random, sys
+from array import array
+from indexer.termblocks import load_module
+from indexer.termwriter import encode_term_reference, _NoLengths
+encode = load_module(sys.argv[1]).encode_term
+rng = random.Random(7)
+shared = [bytes(rng.randrange(256) for _ in range(rng.randint(1, 9))) for _ in range(20)]
+WEIGHTS = {"one": lambda: 1.0, "same": lambda: 2.5, "int": lambda: float(rng.randint(1, 9)),
+           "any": lambda: rng.random() * 10 ** rng.randint(-3, 6)}
+def value(kind, fixed):
+    if fixed > 0:
+        return bytes(rng.randrange(256) for _ in range(fixed))
+    if kind == "shared":
+        return rng.choice(shared)
+    if kind == "mixed":
+        return rng.choice([None, b"", rng.choice(shared), bytes(rng.randrange(256) for _ in range(30))])
+    return b""
+def same(postings, lengths, fixed, limit, level):
+    offset = rng.randrange(2**40)
+    ref_lengths = _NoLengths() if lengths is None else lengths
+    try:
+        want = encode_term_reference(postings, ref_lengths, None if fixed < 0 else fixed, limit, level, offset)
+    except Exception as exc:
+        want = type(exc)
+    got = encode(postings, lengths, fixed, limit, level, offset)
+    return (got is NotImplemented and isinstance(want, type)) or got == want
+checked = 0
+for n, docs in ((1, 1), (3, 10), (4, 10), (127, 300), (128, 300), (129, 300), (300, 1000), (1000, 5000), (40, 40)):
+    for fixed in (-1, 0, 3):
+        for weights in WEIGHTS:
+            for kind in ("shared", "mixed", "empty"):
+                for limit, level in ((128, 3), (2, 3), (7, 0), (128, 9)):
+                    ids = sorted(rng.sample(range(docs), n))
+                    postings = [("f", b"t", d, WEIGHTS[weights](), value(kind, fixed)) for d in ids]
+                    lengths = [rng.choice([0, rng.randint(1, 200), rng.randint(1, 200_000)]) for _ in range(docs)]
+                    for d in ids[::2]:
+                        lengths[d] = lengths[d] or rng.randint(1, 300)
+                    for arr in (array("q", lengths), None):
+                        if not same(postings, arr, fixed, limit, level):
+                            sys.exit(f"n={n} fixed={fixed} weights={weights} values={kind} limit={limit} level={level} lengths={arr is not None}: differs")
+                        checked += 1
+far = [("f", b"t", d, 1.5, rng.choice(shared)) for d in (0, 70_000, 2**24 + 3, 2**31 - 1)]
+if not same(far, None, -1, 128, 3) or not same(far, None, -1, 2, 3):
+    sys.exit("large docnums: differ")
+memo = [("f", b"t", d, 1.0, bytes([128 + d % 100, d % 7])) for d in range(200)]    # > 256 memo entries
+if not same(memo, None, -1, 200, 0):
+    sys.exit("a memo past 256 entries: differs")
+if encode([("f", b"t", -1, 1.0, b"x")], None, -1, 128, 3, 0) is not None:
+    sys.exit("spelling markers only: not None")
+for odd in ([("f", b"t", 0, 1, b"x")], [("f", b"t", 0, float("nan"), b"x")], [("f", b"t", 0, 1.0, "x")],
+            [("f", b"t", 2**31, 1.0, b"x")], [("f", b"t", 0, 1e300, b"x")]):
+    if encode(odd, None, -1, 128, 3, 0) is not NotImplemented:
+        sys.exit(f"{odd}: not left to the reference")
+print("ok", checked)
+"""
+
+
+def build(directory: Path | None = None, compiler: str | None = None) -> tuple[Path, bool]:
+    """Compile, check against the Python reference, install: (path, whether it was built now)."""
+    directory = directory or library_dir()
+    target = library_path(directory)
+    if target.is_file():
+        return target, False
+    compiler = find_compiler(compiler)
+    include = Path(sysconfig.get_paths()["include"])
+    if not (include / "Python.h").is_file():
+        raise BuildError(f"Python's C headers are not installed ({include}/Python.h)")
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        library = Path(tmp) / target.name
+        compile_shared(SOURCE, library, compiler, CFLAGS, include_dirs=(include,), ldflags=LDFLAGS)
+        repo_root = str(Path(__file__).resolve().parents[2])
+        done = subprocess.run([sys.executable, "-c", _CHECK_SCRIPT, str(library)], capture_output=True,
+                              text=True, cwd=repo_root)
+        if done.returncode != 0:     # a crash stays in the child
+            raise BuildError(f"the term block encoder failed its check (exit {done.returncode}):\n"
+                             f"{(done.stderr or done.stdout).strip()[-2000:]}")
+        os.replace(library, target)
+    for old in directory.glob("term-blocks-*.so"):
+        if old != target:
+            old.unlink(missing_ok=True)
+    _encoders.clear()
+    return target, True
+
+
+def describe(result: tuple[Path, bool]) -> str:
+    path, built = result
+    return f"built {path} (writes the Python reference's bytes)" if built else f"term block encoder is up to date: {path}"
