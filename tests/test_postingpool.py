@@ -1,4 +1,5 @@
-"""The chunked posting pool: the same postings, in the same order, as Whoosh's own pool."""
+"""The posting pools (ChunkedPostingPool in Python, CompiledPostingPool in C): the same
+postings, in the same order, as Whoosh's own pool."""
 import random
 from contextlib import nullcontext
 from pathlib import Path
@@ -8,8 +9,8 @@ from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import RamStorage
 from whoosh.writing import PostingPool
 
-from indexer import build, postingpool, store
-from indexer.postingpool import ChunkedPostingPool
+from indexer import build, csegment, postingpool, store
+from indexer.postingpool import ChunkedPostingPool, CompiledPostingPool
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,24 @@ def _postings_by_document(docs: int, seed: int = 7) -> list[tuple]:
     return out
 
 
+@pytest.fixture(scope="module")
+def csegment_module(tmp_path_factory):
+    try:
+        path, _ = csegment.build(tmp_path_factory.mktemp("csegment"))
+    except csegment.BuildError as exc:
+        pytest.skip(f"indexer/csegment not buildable here: {exc}")
+    return csegment.load_module(path)
+
+
+@pytest.fixture(params=["python", "c"])
+def pool_class(request, monkeypatch):
+    if request.param == "python":
+        return ChunkedPostingPool
+    module = request.getfixturevalue("csegment_module")
+    monkeypatch.setattr(csegment, "load", lambda directory=None: module)
+    return CompiledPostingPool
+
+
 def _pooled(pool_class, postings, limit_bytes, maxfiles=128):
     storage = RamStorage()
     pool = pool_class(storage.temp_storage("t"), segment=None, limitmb=1)
@@ -47,32 +66,33 @@ def _pooled(pool_class, postings, limit_bytes, maxfiles=128):
 
 
 @pytest.mark.parametrize("maxfiles", [128, 3])     # 3: runs are merged into fewer runs first
-def test_chunked_runs_merge_to_whooshs_order(monkeypatch, maxfiles):
+def test_runs_merge_to_whooshs_order(monkeypatch, maxfiles, pool_class):
     monkeypatch.setattr(postingpool, "CHUNK", 7)    # many chunk boundaries inside each run
     postings = _postings(6000)
-    ours, runs = _pooled(ChunkedPostingPool, postings, 20_000, maxfiles)
+    ours, runs = _pooled(pool_class, postings, 20_000, maxfiles)
     whooshs, _ = _pooled(PostingPool, postings, 20_000, maxfiles)
     assert runs > 10
     assert ours == whooshs == sorted(postings)
 
 
 @pytest.mark.parametrize("limit_bytes", [20_000, 10**9])     # many runs; none
-def test_postings_added_document_by_document_come_out_in_whooshs_order(monkeypatch, limit_bytes):
+def test_postings_added_document_by_document_come_out_in_whooshs_order(monkeypatch, limit_bytes, pool_class):
     # The pool's usual case: sorted by term alone, each term's postings kept in docnum order.
     monkeypatch.setattr(postingpool, "CHUNK", 7)
     postings = _postings_by_document(400)
-    ours, runs = _pooled(ChunkedPostingPool, postings, limit_bytes)
+    ours, runs = _pooled(pool_class, postings, limit_bytes)
     whooshs, _ = _pooled(PostingPool, postings, limit_bytes)
     assert (runs > 10) == (limit_bytes < 10**6)
     assert ours == whooshs == sorted(postings)
 
 
-def test_a_posting_out_of_docnum_order_makes_the_pool_sort_whole_tuples():
+@pytest.mark.parametrize("limit_bytes", [20_000, 10**9])
+def test_a_posting_out_of_docnum_order_makes_the_pool_sort_whole_tuples(pool_class, limit_bytes):
     # A merge of segments adds term by term: docnums go back. Sorting by term alone would
     # keep such postings in the order they came.
     postings = _postings_by_document(200)
     postings = postings[len(postings) // 2:] + postings[:len(postings) // 2]
-    ours, _ = _pooled(ChunkedPostingPool, postings, 10**9)
+    ours, _ = _pooled(pool_class, postings, limit_bytes)
     assert ours == sorted(postings)
 
 
@@ -102,3 +122,33 @@ def test_an_index_built_with_spilling_runs_has_whooshs_postings(tmp_path, monkey
     build.build_index(REPO_ROOT / "corpus", tmp_path / "whoosh", procs=1, vectors=False)
     ours, whooshs = _all_postings(tmp_path / "chunked"), _all_postings(tmp_path / "whoosh")
     assert len(ours) > 1000 and ours == whooshs
+
+
+def test_the_compiled_pool_gives_back_the_tuples_it_holds_and_removes_its_runs(monkeypatch, csegment_module):
+    monkeypatch.setattr(csegment, "load", lambda directory=None: csegment_module)
+    storage = RamStorage()
+    temp = storage.temp_storage("t")
+    pool = CompiledPostingPool(temp, segment=None, limitmb=1)
+    pool.limit = 2_000
+    postings = _postings_by_document(100)
+    for posting in postings:
+        pool.add(posting)
+    held = {id(p) for p in postings[len(postings) - len(pool._buffer):]}   # added since the last spill
+    assert pool.runs and held and len(pool.fieldnames) == 4
+    out = list(pool.items())
+    assert out == sorted(postings) and held <= {id(p) for p in out}
+    assert pool.runs == [] and list(temp.list()) == []
+    with pytest.raises(TypeError, match="posting"):
+        pool.add(("body_en", "not bytes", 1, 1.0, b""))
+    assert list(pool.items()) == []             # the pool is usable after a merge
+
+
+def test_an_index_built_by_the_compiled_pool_has_the_python_pools_postings(tmp_path, monkeypatch, csegment_module):
+    monkeypatch.setattr(build, "WRITER_MEMORY_MB", 0.02)    # many runs
+    monkeypatch.setattr(csegment, "load", lambda directory=None: csegment_module)
+    monkeypatch.setattr(postingpool, "posting_pool_class", lambda: CompiledPostingPool)
+    build.build_index(REPO_ROOT / "corpus", tmp_path / "c", procs=1, vectors=False)
+    monkeypatch.setattr(postingpool, "posting_pool_class", lambda: ChunkedPostingPool)
+    build.build_index(REPO_ROOT / "corpus", tmp_path / "python", procs=1, vectors=False)
+    ours, theirs = _all_postings(tmp_path / "c"), _all_postings(tmp_path / "python")
+    assert len(ours) > 1000 and ours == theirs

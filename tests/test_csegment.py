@@ -1,4 +1,5 @@
-"""The C encoder of a term's posting blocks (indexer/termblocks) writes the Python reference's
+"""The C encoder of a term's posting blocks (indexer/csegment; its posting pool is tested in
+test_postingpool.py) writes the Python reference's
 bytes, leaves to it what it does not handle, and is optional."""
 import shutil
 from array import array
@@ -8,7 +9,7 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.filedb.filestore import FileStorage
 
 from benchmarks import corpus_gen
-from indexer import build, store, termblocks, termwriter
+from indexer import build, store, csegment, termwriter
 from indexer.schema import build_schema
 from test_termwriter import _terms   # per term: its statistics and posting bytes
 
@@ -19,10 +20,10 @@ needs_compiler = pytest.mark.skipif(shutil.which("gcc") is None and shutil.which
 @pytest.fixture(scope="module")
 def encode(tmp_path_factory):
     try:
-        path, _ = termblocks.build(tmp_path_factory.mktemp("termblocks"))
-    except termblocks.BuildError as exc:
+        path, _ = csegment.build(tmp_path_factory.mktemp("csegment"))
+    except csegment.BuildError as exc:
         pytest.skip(f"not buildable here: {exc}")
-    return termblocks.load_module(path).encode_term
+    return csegment.load_module(path).encode_term
 
 
 @needs_compiler
@@ -106,27 +107,29 @@ def test_a_term_it_leaves_is_written_by_the_python_writer(tmp_path, monkeypatch,
 
 @needs_compiler
 def test_an_encoder_that_disagrees_with_the_reference_is_not_installed(tmp_path, monkeypatch):
-    wrong = tmp_path / "term_blocks.c"
-    wrong.write_text(termblocks.SOURCE.read_text().replace("if (w[0] == 1.0f ?", "if (w[0] == 2.0f ?"))
-    monkeypatch.setattr(termblocks, "SOURCE", wrong)
-    with pytest.raises(termblocks.BuildError, match="failed its check"):
-        termblocks.build(tmp_path / "lib")
+    sources = tmp_path / "src"
+    shutil.copytree(csegment.SOURCE_DIR, sources, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    wrong = sources / "term_blocks.c"
+    wrong.write_text(wrong.read_text().replace("if (w[0] == 1.0f ?", "if (w[0] == 2.0f ?"))
+    monkeypatch.setattr(csegment, "SOURCE_DIR", sources)
+    with pytest.raises(csegment.BuildError, match="failed its check"):
+        csegment.build(tmp_path / "lib")
     assert not list((tmp_path / "lib").glob("*.so"))
 
 
 @pytest.mark.parametrize("compiler", ["/nonexistent/cc", "false"])
 def test_install_step_without_a_working_compiler_warns_and_reindexing_uses_python(
         compiler, tmp_path, monkeypatch, capsys):
-    from indexer.termblocks.__main__ import main
+    from indexer.csegment.__main__ import main
 
     monkeypatch.setenv("POLYSEARCH_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("CC", compiler)
     assert main([]) == 0
-    assert "Python encoder will be used" in capsys.readouterr().err
+    assert "Python posting pool and term writer will be used" in capsys.readouterr().err
     assert main(["--strict"]) == 1
-    assert termblocks.load_encoder() is None
+    assert csegment.load_encoder() is None
 
 
 def test_it_can_be_turned_off(monkeypatch):
-    monkeypatch.setenv("POLYSEARCH_TERM_BLOCKS", "off")
-    assert termblocks.load_encoder() is None
+    monkeypatch.setenv("POLYSEARCH_CSEGMENT", "off")
+    assert csegment.load_encoder() is None

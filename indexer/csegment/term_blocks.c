@@ -7,7 +7,7 @@
  * pickled, maybe zlib-compressed, ids/weights/values) and W3TermInfo.to_bytes() for them at
  * `offset`. The pickles are protocol 2 as CPython's pickler writes them, memo and all (a value
  * object repeated in a block is a BINGET), so the segment files are the same bytes: the
- * install-time check and tests/test_termblocks.py compare them with the Python reference.
+ * install-time check and tests/test_csegment.py compare them with the Python reference.
  *
  * Why: writing a segment's postings in Python was ~3.5 us per posting (2.4 CPU-s for the
  * 695,000 postings of 1,500 articles), 10-12% of a reindex.
@@ -20,6 +20,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -421,22 +422,4 @@ static PyObject *set_length_table(PyObject *module, PyObject *table) {
     Py_DECREF(seq);
     length_table_size = (int)n;
     Py_RETURN_NONE;
-}
-
-static PyMethodDef methods[] = {
-    {"encode_term", (PyCFunction)(void (*)(void))encode_term, METH_FASTCALL,
-     "encode_term(postings, lengths, fixed_size, limit, level, offset) -> (blob, terminfo) | None | NotImplemented"},
-    {"set_length_table", set_length_table, METH_O, "whoosh.util.numeric._length_byte_cache, once"},
-    {NULL, NULL, 0, NULL}
-};
-
-static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "term_blocks", NULL, -1, methods};
-
-PyMODINIT_FUNC PyInit_term_blocks(void) {
-    PyObject *zlib = PyImport_ImportModule("zlib");
-    if (!zlib) return NULL;
-    zlib_compress = PyObject_GetAttrString(zlib, "compress");
-    Py_DECREF(zlib);
-    if (!zlib_compress) return NULL;
-    return PyModule_Create(&module_def);
 }

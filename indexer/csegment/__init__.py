@@ -1,17 +1,21 @@
-"""A term's posting blocks encoded in C, as whoosh3 writes them: the segment writer's hot loop.
+"""The hot parts of Whoosh's segment writer in C: the posting pool and a term's posting blocks.
 
-    encoder = load_encoder()       # None without the build (python -m indexer.termblocks)
-    encoder(postings, lengths, fixed_size, limit, level, offset)
+    module = load()                # None without the build (python -m indexer.csegment)
+    module.PostingBuffer(limit, posting_bytes, fieldnames, on_full)
+        # a segment's postings grouped by term as added, spilled as runs, merged in Whoosh's
+        # order: postingpool.CompiledPostingPool (posting_pool.c says how)
+    module.encode_term(postings, lengths, fixed_size, limit, level, offset)
         -> (blob, terminfo)        # what termwriter.encode_term_reference returns, same bytes
         -> None                    # every posting was a spelling marker
         -> NotImplemented          # outside what the C code handles: use the reference
 
-lengths: the field's length per docnum as array("q") (0: none), or None (the field keeps no
-lengths). Writing a segment's postings in Python was ~3.5 µs a posting, 10-12% of a reindex's
-CPU; term_blocks.c says what it does and why the bytes are the same. It is a CPython extension
-module, built at install time for the running interpreter (its ABI is in the build key), and
-checked against the Python reference before it is installed. Without a compiler, Python's
-headers, or with POLYSEARCH_TERM_BLOCKS=off, the reference writes every term.
+encode_term's lengths: the field's length per docnum as array("q") (0: none), or None (the
+field keeps no lengths). In Python, pooling a posting (add, spill, merge) cost ~2.5 µs and
+writing it to the segment ~3.5 µs: together about a quarter of a reindex's CPU. It is one
+CPython extension module (csegment.c includes the two parts), built at install time for the
+running interpreter (its ABI is in the build key) and checked against the Python code before
+it is installed. Without a compiler, Python's headers, or with POLYSEARCH_CSEGMENT=off,
+ChunkedPostingPool and the Python term writer do the same work.
 """
 import importlib.machinery
 import importlib.util
@@ -26,27 +30,29 @@ from analyzers.cachedir import cache_dir
 
 from ..cbuild import BuildError, build_key, compile_shared, find_compiler
 
-SOURCE = Path(__file__).with_name("term_blocks.c")
+SOURCE_DIR = Path(__file__).parent
+SOURCES = ("csegment.c", "term_blocks.c", "posting_pool.c")     # csegment.c includes the others
 CFLAGS = ["-O2", "-fPIC", "-fno-fast-math"]      # exact float sums, as Python's
 LDFLAGS = ["-shared"]
-MODULE = "term_blocks"
+MODULE = "csegment"
 
 
 def disabled() -> bool:
-    return os.environ.get("POLYSEARCH_TERM_BLOCKS", "").strip().lower() in ("0", "off", "false", "no")
+    return os.environ.get("POLYSEARCH_CSEGMENT", "").strip().lower() in ("0", "off", "false", "no")
 
 
 def library_dir() -> Path:
-    return Path(cache_dir()) / "term-blocks"
+    return Path(cache_dir()) / "csegment"
 
 
 def _key() -> str:
     abi = f"{sys.implementation.cache_tag} {sysconfig.get_config_var('EXT_SUFFIX')} {sys.version}"
-    return build_key(SOURCE.read_text(encoding="utf-8"), " ".join(CFLAGS), " ".join(LDFLAGS), abi)
+    sources = [(SOURCE_DIR / name).read_text(encoding="utf-8") for name in SOURCES]
+    return build_key(*sources, " ".join(CFLAGS), " ".join(LDFLAGS), abi)
 
 
 def library_path(directory: Path | None = None) -> Path:
-    return (directory or library_dir()) / f"term-blocks-{_key()}.so"
+    return (directory or library_dir()) / f"csegment-{_key()}.so"
 
 
 def load_module(path: Path):
@@ -61,22 +67,28 @@ def load_module(path: Path):
     return module
 
 
-_encoders: dict[tuple[str, Path | None], object] = {}
+_modules: dict[tuple[str, Path | None], object] = {}
 
 
-def load_encoder(directory: Path | None = None):
-    """encode_term of the build for this source and interpreter, or None (not built, disabled,
-    or not loadable here). Looked up once per process and cache directory."""
+def load(directory: Path | None = None):
+    """The extension module built for this source and interpreter, or None (not built,
+    disabled, or not loadable here). Looked up once per process and cache directory."""
     if disabled():
         return None
     where = (os.environ.get("POLYSEARCH_CACHE_DIR", ""), directory)
-    if where not in _encoders:
+    if where not in _modules:
         path = library_path(directory)
         try:
-            _encoders[where] = load_module(path).encode_term if path.is_file() else None
+            _modules[where] = load_module(path) if path.is_file() else None
         except (ImportError, OSError, AttributeError):    # another interpreter, a truncated file
-            _encoders[where] = None
-    return _encoders[where]
+            _modules[where] = None
+    return _modules[where]
+
+
+def load_encoder(directory: Path | None = None):
+    """encode_term of the built module, or None."""
+    module = load(directory)
+    return None if module is None else module.encode_term
 
 
 # The check: terms of every shape the writer meets (one posting, many blocks, repeated value
@@ -86,7 +98,7 @@ def load_encoder(directory: Path | None = None):
 _CHECK_SCRIPT = r"""
 import random, sys
 from array import array
-from indexer.termblocks import load_module
+from indexer.csegment import load_module
 from indexer.termwriter import encode_term_reference, _NoLengths
 encode = load_module(sys.argv[1]).encode_term
 rng = random.Random(7)
@@ -137,6 +149,30 @@ for odd in ([("f", b"t", 0, 1, b"x")], [("f", b"t", 0, float("nan"), b"x")], [("
             [("f", b"t", 2**31, 1.0, b"x")], [("f", b"t", 0, 1e300, b"x")]):
     if encode(odd, None, -1, 128, 3, 0) is not NotImplemented:
         sys.exit(f"{odd}: not left to the reference")
+# The posting pool: postings added document by document (and some going back, as a merge of
+# segments adds them), spilled to runs in memory, merged: Python's sorted() order.
+import io
+module = load_module(sys.argv[1])
+for back in (False, True):
+    postings = []
+    for docnum in range(600):
+        pairs = {(rng.choice(["body_en", "title_th", "entities"]), bytes(rng.randrange(97, 123) for _ in range(rng.randint(1, 4))))
+                 for _ in range(rng.randrange(1, 30))}
+        postings += [(f, t, docnum, rng.choice([1.0, 2.5]), rng.choice([b"", b"\x00\x01", bytes(range(9))]))
+                     for f, t in sorted(pairs, key=lambda _: rng.random())]
+    if back:
+        postings = postings[len(postings) // 3:] + postings[:len(postings) // 3]
+    runs = []
+    def spill():
+        run = io.BytesIO()
+        pool.spill(run)
+        runs.append(run.getvalue())
+    pool = module.PostingBuffer(30_000, 150, set(), spill)
+    for posting in postings:
+        pool.add(posting)
+    merged = list(pool.merge([io.BytesIO(run) for run in runs], None))
+    if len(runs) < 5 or merged != sorted(postings):
+        sys.exit(f"the posting pool's merge differs from sorted() ({len(runs)} runs, out of order: {back})")
 print("ok", checked)
 """
 
@@ -154,7 +190,8 @@ def build(directory: Path | None = None, compiler: str | None = None) -> tuple[P
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         library = Path(tmp) / target.name
-        compile_shared(SOURCE, library, compiler, CFLAGS, include_dirs=(include,), ldflags=LDFLAGS)
+        compile_shared(SOURCE_DIR / SOURCES[0], library, compiler, CFLAGS, include_dirs=(include, SOURCE_DIR),
+                       ldflags=LDFLAGS)
         repo_root = str(Path(__file__).resolve().parents[2])
         done = subprocess.run([sys.executable, "-c", _CHECK_SCRIPT, str(library)], capture_output=True,
                               text=True, cwd=repo_root)
@@ -162,10 +199,10 @@ def build(directory: Path | None = None, compiler: str | None = None) -> tuple[P
             raise BuildError(f"the term block encoder failed its check (exit {done.returncode}):\n"
                              f"{(done.stderr or done.stdout).strip()[-2000:]}")
         os.replace(library, target)
-    for old in directory.glob("term-blocks-*.so"):
+    for old in directory.glob("csegment-*.so"):
         if old != target:
             old.unlink(missing_ok=True)
-    _encoders.clear()
+    _modules.clear()
     return target, True
 
 

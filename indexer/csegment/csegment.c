@@ -1,0 +1,29 @@
+/* polysearch's compiled parts of Whoosh's segment writer, one CPython extension module:
+ *   term_blocks.c   a term's posting blocks and term info, as whoosh3 writes them
+ *   posting_pool.c  the pool of a segment's postings: grouped by term, spilled, merged
+ * Built at install time (python -m indexer.csegment), checked against the Python code. */
+#include "term_blocks.c"
+#include "posting_pool.c"
+
+static PyMethodDef methods[] = {
+    {"encode_term", (PyCFunction)(void (*)(void))encode_term, METH_FASTCALL,
+     "encode_term(postings, lengths, fixed_size, limit, level, offset) -> (blob, terminfo) | None | NotImplemented"},
+    {"set_length_table", set_length_table, METH_O, "whoosh.util.numeric._length_byte_cache, once"},
+    {NULL, NULL, 0, NULL}
+};
+
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "csegment", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit_csegment(void) {
+    PyObject *zlib = PyImport_ImportModule("zlib");
+    if (!zlib) return NULL;
+    zlib_compress = PyObject_GetAttrString(zlib, "compress");
+    Py_DECREF(zlib);
+    if (!zlib_compress || PyType_Ready(&PostingBufferType) < 0 || PyType_Ready(&MergeType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&module_def);
+    if (module && PyModule_AddObjectRef(module, "PostingBuffer", (PyObject *)&PostingBufferType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
