@@ -152,3 +152,34 @@ def test_an_index_built_by_the_compiled_pool_has_the_python_pools_postings(tmp_p
     build.build_index(REPO_ROOT / "corpus", tmp_path / "python", procs=1, vectors=False)
     ours, theirs = _all_postings(tmp_path / "c"), _all_postings(tmp_path / "python")
     assert len(ours) > 1000 and ours == theirs
+
+
+def test_segments_merged_through_the_compiled_pool_keep_their_postings(tmp_path, monkeypatch, csegment_module):
+    # Merging segments re-adds their postings to a pool segment by segment (Whoosh's
+    # add_postings_to_pool), docnums renumbered: the merged index has every posting.
+    from benchmarks import corpus_gen
+    from indexer.termwriter import term_at_a_time_field_writer
+
+    monkeypatch.setattr(csegment, "load", lambda directory=None: csegment_module)
+    monkeypatch.setattr(postingpool, "posting_pool_class", lambda: CompiledPostingPool)
+    corpus = corpus_gen.generate(240, tmp_path / "corpus", seed=4, procs=1)
+    build.build_index(corpus, tmp_path / "ix", procs=2, vectors=False)     # a segment per writer
+    gen_dir = store.generation_dir(tmp_path / "ix", store.current_generation(tmp_path / "ix"))
+
+    def postings_by_article():
+        with whoosh_index.open_dir(str(gen_dir)).searcher() as searcher:
+            reader = searcher.reader()
+            ids = {d: reader.stored_fields(d)["id"] for d in reader.all_doc_ids()}
+            segments = len(searcher.leaf_searchers())
+            return segments, sorted((f, t, ids[d], w, v) for f, t, d, w, v in reader.iter_postings() if d in ids)
+
+    segments, before = postings_by_article()
+    spills, save = [], CompiledPostingPool.save
+    monkeypatch.setattr(CompiledPostingPool, "save", lambda pool: spills.append(len(pool._buffer)) or save(pool))
+    with postingpool.chunked_posting_pool(), term_at_a_time_field_writer():
+        writer = whoosh_index.open_dir(str(gen_dir)).writer(limitmb=0.5)    # the merge's pool spills
+        assert isinstance(writer.pool, CompiledPostingPool)
+        writer.commit(optimize=True)
+    merged, after = postings_by_article()
+    assert segments == 2 and merged == 1 and sum(n > 0 for n in spills) > 5
+    assert len(before) > 50000 and after == before
