@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -51,6 +52,31 @@ def compile_shared(source: Path, library: Path, compiler: str, cflags: list[str]
             raise BuildError(f"{cmd[0]}: {exc}") from exc
         if done.returncode != 0:
             raise BuildError(f"{' '.join(cmd)} failed:\n{done.stderr.strip()[-2000:]}")
+
+
+def build_checked(source: Path, target: Path, compiler: str, cflags: list[str], check_script: str,
+                  what: str, include_dirs: tuple[Path, ...] = (), ldflags: list[str] = LDFLAGS,
+                  env: dict | None = None) -> None:
+    """Compile source into a temporary file beside target, run check_script (python -c, the
+    library's path as its argument, from the repository root) against it, and only if the
+    check passes move it to target and remove the other builds of the same name stem (their
+    keys differ)."""
+    directory = target.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        library = Path(tmp) / target.name
+        compile_shared(source, library, compiler, cflags, include_dirs=include_dirs, ldflags=ldflags)
+        repo_root = str(Path(__file__).resolve().parents[1])
+        done = subprocess.run([sys.executable, "-c", check_script, str(library)], capture_output=True,
+                              text=True, cwd=repo_root, env=env)
+        if done.returncode != 0:     # a crash (say an illegal instruction) stays in the child
+            raise BuildError(f"{what} failed its check (exit {done.returncode}):\n"
+                             f"{(done.stderr or done.stdout).strip()[-2000:]}")
+        os.replace(library, target)
+    stem = target.name.rsplit("-", 1)[0]
+    for old in directory.glob(f"{stem}-*.so"):
+        if old != target:
+            old.unlink(missing_ok=True)
 
 
 def install_step(argv: list[str], build: Callable[[], str], disabled_by: str | None, fallback: str) -> int:

@@ -103,3 +103,15 @@ def seed_server(web_index_dir):
     tests that need real HTTP (request limits, concurrency); yields its base URL."""
     with running_web_server(web_index_dir, workers=2) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def csegment_module(tmp_path_factory):
+    """indexer/csegment built (and checked) for this test module, or the test skipped."""
+    from indexer import csegment
+
+    try:
+        path, _ = csegment.build(tmp_path_factory.mktemp("csegment"))
+    except csegment.BuildError as exc:
+        pytest.skip(f"indexer/csegment not buildable here: {exc}")
+    return csegment.load_module(path)

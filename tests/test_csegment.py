@@ -18,12 +18,8 @@ needs_compiler = pytest.mark.skipif(shutil.which("gcc") is None and shutil.which
 
 
 @pytest.fixture(scope="module")
-def encode(tmp_path_factory):
-    try:
-        path, _ = csegment.build(tmp_path_factory.mktemp("csegment"))
-    except csegment.BuildError as exc:
-        pytest.skip(f"not buildable here: {exc}")
-    return csegment.load_module(path).encode_term
+def encode(csegment_module):
+    return csegment_module.encode_term
 
 
 @needs_compiler

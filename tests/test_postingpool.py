@@ -37,15 +37,6 @@ def _postings_by_document(docs: int, seed: int = 7) -> list[tuple]:
     return out
 
 
-@pytest.fixture(scope="module")
-def csegment_module(tmp_path_factory):
-    try:
-        path, _ = csegment.build(tmp_path_factory.mktemp("csegment"))
-    except csegment.BuildError as exc:
-        pytest.skip(f"indexer/csegment not buildable here: {exc}")
-    return csegment.load_module(path)
-
-
 @pytest.fixture(params=["python", "c"])
 def pool_class(request, monkeypatch):
     if request.param == "python":

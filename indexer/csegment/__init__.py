@@ -20,15 +20,13 @@ ChunkedPostingPool and the Python term writer do the same work.
 import importlib.machinery
 import importlib.util
 import os
-import subprocess
 import sys
 import sysconfig
-import tempfile
 from pathlib import Path
 
 from analyzers.cachedir import cache_dir
 
-from ..cbuild import BuildError, build_key, compile_shared, find_compiler
+from ..cbuild import BuildError, build_checked, build_key, find_compiler
 
 SOURCE_DIR = Path(__file__).parent
 SOURCES = ("csegment.c", "term_blocks.c", "posting_pool.c")     # csegment.c includes the others
@@ -187,25 +185,12 @@ def build(directory: Path | None = None, compiler: str | None = None) -> tuple[P
     include = Path(sysconfig.get_paths()["include"])
     if not (include / "Python.h").is_file():
         raise BuildError(f"Python's C headers are not installed ({include}/Python.h)")
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        library = Path(tmp) / target.name
-        compile_shared(SOURCE_DIR / SOURCES[0], library, compiler, CFLAGS, include_dirs=(include, SOURCE_DIR),
-                       ldflags=LDFLAGS)
-        repo_root = str(Path(__file__).resolve().parents[2])
-        done = subprocess.run([sys.executable, "-c", _CHECK_SCRIPT, str(library)], capture_output=True,
-                              text=True, cwd=repo_root)
-        if done.returncode != 0:     # a crash stays in the child
-            raise BuildError(f"the term block encoder failed its check (exit {done.returncode}):\n"
-                             f"{(done.stderr or done.stdout).strip()[-2000:]}")
-        os.replace(library, target)
-    for old in directory.glob("csegment-*.so"):
-        if old != target:
-            old.unlink(missing_ok=True)
+    build_checked(SOURCE_DIR / SOURCES[0], target, compiler, CFLAGS, _CHECK_SCRIPT, "indexer/csegment",
+                  include_dirs=(include, SOURCE_DIR), ldflags=LDFLAGS)
     _modules.clear()
     return target, True
 
 
 def describe(result: tuple[Path, bool]) -> str:
     path, built = result
-    return f"built {path} (writes the Python reference's bytes)" if built else f"term block encoder is up to date: {path}"
+    return f"built {path} (writes what the Python code writes)" if built else f"indexer/csegment is up to date: {path}"

@@ -22,16 +22,13 @@ the float32 product.
 """
 import ctypes
 import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from analyzers.cachedir import cache_dir
 
-from ..cbuild import LDFLAGS, BuildError, build_key, compile_shared, find_compiler
+from ..cbuild import LDFLAGS, BuildError, build_checked, build_key, find_compiler
 
 SOURCE = Path(__file__).with_name("int8_scores.c")
 CFLAGS = ["-O3", "-mavx2", "-funroll-loops", "-fopenmp", "-fPIC"]
@@ -318,21 +315,8 @@ def build(directory: Path | None = None, compiler: str | None = None) -> tuple[P
     target = library_path(directory)
     if target.is_file():
         return target, False
-    compiler = find_compiler(compiler)
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        library = Path(tmp) / target.name
-        compile_shared(SOURCE, library, compiler, CFLAGS)
-        repo_root = str(Path(__file__).resolve().parents[2])
-        done = subprocess.run([sys.executable, "-c", _CHECK_SCRIPT, str(library)], capture_output=True,
-                              text=True, cwd=repo_root, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
-        if done.returncode != 0:     # a crash (say an illegal instruction) stays in the child
-            raise BuildError(f"the int8 scorer failed its check (exit {done.returncode}):\n"
-                             f"{(done.stderr or done.stdout).strip()[-2000:]}")
-        os.replace(library, target)
-    for old in directory.glob("int8-scores-*.so"):
-        if old != target:
-            old.unlink(missing_ok=True)
+    build_checked(SOURCE, target, find_compiler(compiler), CFLAGS, _CHECK_SCRIPT, "the int8 scorer",
+                  env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     _scorers.clear()
     return target, True
 
