@@ -140,18 +140,20 @@ class CompiledPostingPool(writing.PostingPool):
 
     def __init__(self, *args, **kwargs):
         from .csegment import load
-        self._buffer = load().PostingBuffer(0, _POSTING_BYTES, set(), self.save)
-        super().__init__(*args, **kwargs)
-        self._buffer.__init__(self.limit, _POSTING_BYTES, self.fieldnames, self.save)
+        self._buffer = None
+        super().__init__(*args, **kwargs)      # sets self.limit and self.fieldnames
+        self._buffer = load().PostingBuffer(self.limit, _POSTING_BYTES, self.fieldnames, self.save)
         self.add = self._buffer.add       # Whoosh's writer calls pool.add once per posting
 
     @property
     def limit(self) -> int:
-        return self._buffer.limit
+        return self._limit
 
     @limit.setter
     def limit(self, value) -> None:
-        self._buffer.limit = int(value)   # MpWriter gives each worker a share: a float
+        self._limit = int(value)          # MpWriter gives each worker a share: a float
+        if self._buffer is not None:
+            self._buffer.limit = self._limit
 
     def save(self) -> None:
         if len(self._buffer):
