@@ -9,6 +9,8 @@ million postings of 209,000 terms. TermAtATimeFieldWriter groups the postings by
 by term (groupby, in C), reads each field's lengths once per segment, and writes each term's
 blocks as W3PostingsWriter._write_block and W3TermInfo.add_block would, in one write: the
 same bytes (tests/test_termwriter.py compares every term's statistics and posting bytes).
+Where indexer/csegment is built, each term is encoded in C (encode_term there, the same bytes
+as encode_term_reference here, which stays the path without a compiler and the reference).
 
 W3Codec.field_writer makes its writer from the module-level name
 whoosh.codec.whoosh3.W3FieldWriter, so term_at_a_time_field_writer() swaps that name while a
