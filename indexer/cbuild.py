@@ -79,6 +79,21 @@ def build_checked(source: Path, target: Path, compiler: str, cflags: list[str], 
             old.unlink(missing_ok=True)
 
 
+def load_once(loaded: dict, directory: Path | None, library_path: Callable[[Path | None], Path],
+              open_library: Callable[[Path], object], errors: tuple = (OSError, AttributeError)):
+    """open_library(the built file), once per process and cache directory ($POLYSEARCH_CACHE_DIR
+    and directory; loaded keeps the answers): None if the file is not there or does not load
+    (another libc or interpreter, a truncated file)."""
+    where = (os.environ.get("POLYSEARCH_CACHE_DIR", ""), directory)
+    if where not in loaded:
+        path = library_path(directory)
+        try:
+            loaded[where] = open_library(path) if path.is_file() else None
+        except errors:
+            loaded[where] = None
+    return loaded[where]
+
+
 def install_step(argv: list[str], build: Callable[[], str], disabled_by: str | None, fallback: str) -> int:
     """The `python -m` entry of one optional build (make install runs them): print what
     build() says, or why it is skipped; a failure warns and exits 0 (1 with --strict), since

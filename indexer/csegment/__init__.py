@@ -26,7 +26,7 @@ from pathlib import Path
 
 from analyzers.cachedir import cache_dir
 
-from ..cbuild import BuildError, build_checked, build_key, find_compiler
+from ..cbuild import BuildError, build_checked, build_key, find_compiler, load_once
 
 SOURCE_DIR = Path(__file__).parent
 SOURCES = ("csegment.c", "term_blocks.c", "posting_pool.c")     # csegment.c includes the others
@@ -73,14 +73,7 @@ def load(directory: Path | None = None):
     disabled, or not loadable here). Looked up once per process and cache directory."""
     if disabled():
         return None
-    where = (os.environ.get("POLYSEARCH_CACHE_DIR", ""), directory)
-    if where not in _modules:
-        path = library_path(directory)
-        try:
-            _modules[where] = load_module(path) if path.is_file() else None
-        except (ImportError, OSError, AttributeError):    # another interpreter, a truncated file
-            _modules[where] = None
-    return _modules[where]
+    return load_once(_modules, directory, library_path, load_module, errors=(ImportError, OSError, AttributeError))
 
 
 def load_encoder(directory: Path | None = None):

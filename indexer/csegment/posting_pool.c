@@ -590,27 +590,11 @@ static void buffer_dealloc(PostingBuffer *b) {
     Py_TYPE(b)->tp_free((PyObject *)b);
 }
 
-static PyObject *buffer_in_order(PostingBuffer *b, void *closure) {
-    (void)closure;
-    return PyBool_FromLong(b->in_order);
-}
-
-static PyObject *buffer_size(PostingBuffer *b, void *closure) {
-    (void)closure;
-    return PyLong_FromLongLong(b->size);
-}
-
 static PyMethodDef buffer_methods[] = {
     {"add", (PyCFunction)buffer_add, METH_O, "add((field, term, docnum, weight, value))"},
     {"spill", (PyCFunction)buffer_spill, METH_O, "spill(file): write what is held as a run, sorted; hold nothing"},
     {"merge", (PyCFunction)buffer_merge, METH_VARARGS, "merge(run files, on_done) -> every posting, sorted"},
     {NULL, NULL, 0, NULL}
-};
-
-static PyGetSetDef buffer_getset[] = {
-    {"in_order", (getter)buffer_in_order, NULL, "every posting held came in docnum order", NULL},
-    {"size", (getter)buffer_size, NULL, "Whoosh's estimate of the held postings' memory", NULL},
-    {NULL, NULL, NULL, NULL, NULL}
 };
 
 static PyMemberDef buffer_members[] = {
@@ -629,7 +613,6 @@ static PyTypeObject PostingBufferType = {
     .tp_init = (initproc)buffer_init,
     .tp_dealloc = (destructor)buffer_dealloc,
     .tp_methods = buffer_methods,
-    .tp_getset = buffer_getset,
     .tp_members = buffer_members,
     .tp_as_sequence = &buffer_as_sequence,
     .tp_doc = "PostingBuffer(limit, posting_bytes, fieldnames, on_full): a segment's postings, "

@@ -28,7 +28,7 @@ import numpy as np
 
 from analyzers.cachedir import cache_dir
 
-from ..cbuild import LDFLAGS, BuildError, build_checked, build_key, find_compiler
+from ..cbuild import LDFLAGS, BuildError, build_checked, build_key, find_compiler, load_once
 
 SOURCE = Path(__file__).with_name("int8_scores.c")
 CFLAGS = ["-O3", "-mavx2", "-funroll-loops", "-fopenmp", "-fPIC"]
@@ -245,16 +245,7 @@ def load_scorer(directory: Path | None = None) -> Int8Scorer | None:
 
     Looked up once per process and cache directory: every dense query asks, and hashing the
     source to find the file took ~3 ms (a build made later is used by the next process)."""
-    if disabled():
-        return None
-    where = (os.environ.get("POLYSEARCH_CACHE_DIR", ""), directory)
-    if where not in _scorers:
-        path = library_path(directory)
-        try:
-            _scorers[where] = Int8Scorer(path) if path.is_file() else None
-        except (OSError, AttributeError):   # another libc, a truncated file
-            _scorers[where] = None
-    return _scorers[where]
+    return None if disabled() else load_once(_scorers, directory, library_path, Int8Scorer)
 
 
 # The check: random rows of several shapes (a dimension not a multiple of 16, rows not a
