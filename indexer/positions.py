@@ -37,6 +37,17 @@ class TermPositions(formats.Positions):
     def word_values(self, value, analyzer, **kwargs):
         return self._postings(value, analyzer, None, None, **kwargs)
 
+    def pool_postings(self, value: str, analyzer, add_field, fieldname: str, docnum: int, fieldboost,
+                      starts: list | None = None, ends: list | None = None) -> int:
+        """What word_values, FieldType.index and Whoosh's add_document do with a string value,
+        done by add_field (CompiledPostingPool's, in C: indexer/docwriter.py): the postings go
+        to the pool; returns the sum of their frequencies (the field's length)."""
+        kwargs = {"mode": "index", "positions": True, "boosts": True}
+        if starts is not None:
+            kwargs["chars"] = True
+        return add_field(fieldname, docnum, analyzer(value, **kwargs), self.field_boost, fieldboost,
+                         _ONCE, _ONCE_MAX, encode_positions, starts, ends)
+
     def _postings(self, value, analyzer, starts: list | None, ends: list | None, **kwargs):
         """word_values; with starts and ends lists (for a string value: WordSpanPositions never
         passes them with a token list), each indexed token's character span is appended to them

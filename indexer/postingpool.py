@@ -144,6 +144,7 @@ class CompiledPostingPool(writing.PostingPool):
         super().__init__(*args, **kwargs)      # sets self.limit and self.fieldnames
         self._buffer = load().PostingBuffer(self.limit, _POSTING_BYTES, self.fieldnames, self.save)
         self.add = self._buffer.add       # Whoosh's writer calls pool.add once per posting
+        self.add_field = self._buffer.add_field     # indexer/docwriter.py: a field's tokens at once
 
     @property
     def limit(self) -> int:

@@ -65,6 +65,12 @@ class WordSpanPositions(TermPositions):
         _RECORDED[id(self)] = (starts, ends)
         return self._postings(value, analyzer, starts, ends, **kwargs)
 
+    def pool_postings(self, value: str, analyzer, add_field, fieldname: str, docnum: int, fieldboost,
+                      starts=None, ends=None) -> int:
+        starts, ends = [], []
+        _RECORDED[id(self)] = (starts, ends)
+        return super().pool_postings(value, analyzer, add_field, fieldname, docnum, fieldboost, starts, ends)
+
     def take_spans(self) -> bytes | None:
         """The encoded spans of the last value indexed, once (None if there are none)."""
         spans = _RECORDED.pop(id(self), None)

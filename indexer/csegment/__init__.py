@@ -3,7 +3,8 @@
     module = load()                # None without the build (python -m indexer.csegment)
     module.PostingBuffer(limit, posting_bytes, fieldnames, on_full)
         # a segment's postings grouped by term as added, spilled as runs, merged in Whoosh's
-        # order: postingpool.CompiledPostingPool (posting_pool.c says how)
+        # order: postingpool.CompiledPostingPool (posting_pool.c says how); its add_field
+        # pools a positional field's postings straight from the tokens (docwriter.py)
     module.encode_term(postings, lengths, fixed_size, limit, level, offset)
         -> (blob, terminfo)        # what termwriter.encode_term_reference returns, same bytes
         -> None                    # every posting was a spelling marker
@@ -164,6 +165,35 @@ for back in (False, True):
     merged = list(pool.merge([io.BytesIO(run) for run in runs], None))
     if len(runs) < 5 or merged != sorted(postings):
         sys.exit(f"the posting pool's merge differs from sorted() ({len(runs)} runs, out of order: {back})")
+# A positional field's postings from its tokens (add_field, indexer/docwriter.py) against
+# TermPositions' word_values and Whoosh's loop: every field analyzer over the seed articles,
+# the positions' encodings shared with the Python code, character spans, lengths.
+from pathlib import Path
+import pickle
+from analyzers import FIELD_LANGUAGES, analyzer_for
+from indexer.positions import TermPositions, _ONCE, _ONCE_MAX, encode_positions
+texts = [p.read_text(encoding="utf-8") for p in sorted(Path("corpus").glob("*.txt"))]
+texts += ["the river and the sea and the river again " * 400, ""]
+for lang in FIELD_LANGUAGES:
+    analyzer = analyzer_for(lang)
+    for docnum, text in enumerate(texts):
+        for boost, fieldboost in ((1.0, 1.0), (2.5, 0.5)):
+            fmt = TermPositions(field_boost=boost)
+            s1, e1 = [], []
+            python = list(fmt._postings(text, analyzer, s1, e1, mode="index"))
+            want = [("f", t.encode("utf-8"), docnum, w * fieldboost, v) for t, _, w, v in python]
+            pool = module.PostingBuffer(1 << 40, 150, set(), lambda: None)
+            s2, e2 = [], []
+            length = pool.add_field("f", docnum, analyzer(text, mode="index", positions=True, boosts=True, chars=True),
+                                    boost, fieldboost, _ONCE, _ONCE_MAX, encode_positions, s2, e2)
+            got = list(pool.merge([], None))
+            if got != sorted(want) or (s1, e1) != (s2, e2) or length != sum(f for _, f, _, _ in python):
+                sys.exit(f"add_field differs from TermPositions and Whoosh's loop ({lang}, document {docnum})")
+            once = {id(v) for v in _ONCE.values()}
+            if any(id(v) not in once for _, _, _, _, v in got if v[:4] == b"\x00\x00\x00\x01"
+                   and 0 <= pickle.loads(v[4:])[0] < _ONCE_MAX):
+                sys.exit("add_field does not share a term found once's encoding with the Python code")
+            checked += 1
 print("ok", checked)
 """
 

@@ -20,6 +20,11 @@ PyMODINIT_FUNC PyInit_csegment(void) {
     zlib_compress = PyObject_GetAttrString(zlib, "compress");
     Py_DECREF(zlib);
     if (!zlib_compress || PyType_Ready(&PostingBufferType) < 0 || PyType_Ready(&MergeType) < 0) return NULL;
+    if (!(s_stopped = PyUnicode_InternFromString("stopped")) || !(s_startchar = PyUnicode_InternFromString("startchar"))
+        || !(s_endchar = PyUnicode_InternFromString("endchar")) || !(s_text = PyUnicode_InternFromString("text"))
+        || !(s_pos = PyUnicode_InternFromString("pos")) || !(s_boost = PyUnicode_InternFromString("boost"))
+        || !(float_zero = PyFloat_FromDouble(0.0)))
+        return NULL;
     PyObject *module = PyModule_Create(&module_def);
     if (module && PyModule_AddObjectRef(module, "PostingBuffer", (PyObject *)&PostingBufferType) < 0) {
         Py_DECREF(module);

@@ -18,6 +18,10 @@
  * a caller's own tuples could) keep the order they were added in, where Whoosh would compare
  * their weights and values.
  *
+ * add_field: a positional field's postings made from its tokens and added in one call, for
+ * indexer/docwriter.py (what TermPositions.word_values, FieldType.index and Whoosh's
+ * add_document loop do per posting in Python).
+ *
  * Run format (native byte order: a run is read back by the process that wrote it), per term:
  *   u32 field length, field UTF-8, u32 term length, term bytes, u32 postings, then per posting
  *   i64 docnum, u8 weight kind (0 float, 1 int), 8 bytes (double or i64), i32 value length
@@ -167,6 +171,146 @@ static PyObject *buffer_add(PostingBuffer *b, PyObject *item) {
         Py_DECREF(done);
     }
     Py_RETURN_NONE;
+}
+
+/* ---- a document field's postings, made from its tokens and added ---- */
+
+/* Positions.encode as indexer/positions.py's encode_positions writes it: "!I" count, then the
+ * pickled list (protocol 2) of the first position and the gaps. 0 with the code in b; 1 if a
+ * position is not an int or a gap does not fit 32 bits (the Python function encodes it). */
+static int encode_positions_into(Buf *b, PyObject *positions) {
+    Py_ssize_t n = PyList_GET_SIZE(positions);
+    if (n > 0xffffffffL) return 1;
+    if (buf_be32(b, (uint32_t)n) || buf_put(b, "\x80\x02]q\x00", 5)) return -1;
+    long previous = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(positions, i);
+        if (!PyLong_CheckExact(item)) return 1;
+        int overflow;
+        long pos = PyLong_AsLongAndOverflow(item, &overflow);
+        if (overflow || pos < -0x80000000L || pos > 0x7fffffffL) return 1;
+        long gap = i ? pos - previous : pos;
+        if (gap < -0x80000000L || gap > 0x7fffffffL) return 1;
+        previous = pos;
+        if (n > 1 && i % 1000 == 0 && buf_byte(b, '(')) return -1;          /* MARK per batch */
+        if (pk_int(b, gap)) return -1;
+        if (n > 1 && (i % 1000 == 999 || i == n - 1) && buf_byte(b, 'e')) return -1;   /* APPENDS */
+    }
+    if (n == 1 && buf_byte(b, 'a')) return -1;                                 /* APPEND */
+    return buf_byte(b, '.');
+}
+
+static PyObject *s_stopped, *s_startchar, *s_endchar, *s_text, *s_pos, *s_boost, *float_zero;
+
+static PyObject *buffer_add(PostingBuffer *b, PyObject *item);
+
+/* add_field(field, docnum, tokens, format_boost, field_boost, once, once_max, encode_positions,
+ *           starts, ends) -> the field's length (the sum of its terms' frequencies)
+ * What Whoosh's SegmentWriter.add_document does with a field whose format is TermPositions
+ * (indexer/positions.py), in C: the unstopped tokens' positions and boosts gathered per term
+ * (their character spans appended to starts and ends, lists or None), then per term in the
+ * order first seen, (field, term as UTF-8, docnum, weight * format_boost * field_boost, encoded
+ * positions) added to the pool. A term found once at a position in [0, once_max) takes its
+ * encoding from the dict `once`, shared with the Python code; positions this code does not
+ * encode go to encode_positions. The weights are Python's arithmetic on Python numbers. */
+static PyObject *buffer_add_field(PostingBuffer *b, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "add_field(field, docnum, tokens, format_boost, field_boost, "
+                                         "once, once_max, encode_positions, starts, ends)");
+        return NULL;
+    }
+    PyObject *field = args[0], *docnum = args[1], *format_boost = args[3], *field_boost = args[4],
+             *once = args[5], *fallback = args[7], *starts = args[8], *ends = args[9];
+    long once_max = PyLong_AsLong(args[6]);
+    if (once_max == -1 && PyErr_Occurred()) return NULL;
+    if (!PyDict_CheckExact(once)) { PyErr_SetString(PyExc_TypeError, "once must be a dict"); return NULL; }
+    if (starts != Py_None && (!PyList_Check(starts) || !PyList_Check(ends))) {
+        PyErr_SetString(PyExc_TypeError, "starts and ends must be lists or None");
+        return NULL;
+    }
+    PyObject *iter = PyObject_GetIter(args[2]);
+    if (!iter) return NULL;
+    PyObject *positions = PyDict_New(), *weights = PyDict_New(), *token, *result = NULL;
+    Buf code = {0};
+    long long length = 0;
+    if (!positions || !weights) goto done;
+    while ((token = PyIter_Next(iter))) {
+        PyObject *stopped = PyObject_GetAttr(token, s_stopped);
+        int skip = stopped ? PyObject_IsTrue(stopped) : -1;
+        Py_XDECREF(stopped);
+        if (skip) { Py_DECREF(token); if (skip < 0) goto done; continue; }
+        if (starts != Py_None) {
+            PyObject *a = PyObject_GetAttr(token, s_startchar), *z = a ? PyObject_GetAttr(token, s_endchar) : NULL;
+            int bad = !z || PyList_Append(starts, a) || PyList_Append(ends, z);
+            Py_XDECREF(a); Py_XDECREF(z);
+            if (bad) { Py_DECREF(token); goto done; }
+        }
+        PyObject *text = PyObject_GetAttr(token, s_text);
+        PyObject *pos = text ? PyObject_GetAttr(token, s_pos) : NULL;
+        PyObject *boost = pos ? PyObject_GetAttr(token, s_boost) : NULL;
+        Py_DECREF(token);
+        int bad = !boost;
+        if (!bad) {
+            PyObject *found = PyDict_GetItemWithError(positions, text), *weight = NULL;
+            if (found) {
+                PyObject *sum = PyList_Append(found, pos) < 0 ? NULL : PyDict_GetItemWithError(weights, text);
+                weight = sum ? PyNumber_InPlaceAdd(sum, boost) : NULL;     /* weights[text] += boost */
+            } else if (!PyErr_Occurred()) {
+                PyObject *list = PyList_New(1);
+                if (list) { Py_INCREF(pos); PyList_SET_ITEM(list, 0, pos); }
+                if (list && PyDict_SetItem(positions, text, list) == 0)
+                    weight = PyNumber_Add(float_zero, boost);                /* 0.0 + boost */
+                Py_XDECREF(list);
+            }
+            bad = !weight || PyDict_SetItem(weights, text, weight) < 0;
+            Py_XDECREF(weight);
+        }
+        Py_XDECREF(text); Py_XDECREF(pos); Py_XDECREF(boost);
+        if (bad) goto done;
+    }
+    if (PyErr_Occurred()) goto done;
+    Py_ssize_t at = 0;
+    PyObject *text, *found;
+    while (PyDict_Next(positions, &at, &text, &found)) {
+        Py_ssize_t n = PyList_GET_SIZE(found);
+        PyObject *sum = PyDict_GetItemWithError(weights, text);
+        PyObject *scaled = sum ? PyNumber_Multiply(sum, format_boost) : NULL;        /* word_values */
+        PyObject *weight = scaled ? PyNumber_InPlaceMultiply(scaled, field_boost) : NULL;  /* add_document */
+        Py_XDECREF(scaled);
+        PyObject *value = NULL, *key = NULL;
+        if (weight && n == 1) {               /* the shared encoding of a term found once */
+            PyObject *first = PyList_GET_ITEM(found, 0);
+            int overflow = 1;
+            long pos = PyLong_CheckExact(first) ? PyLong_AsLongAndOverflow(first, &overflow) : -1;
+            if (!overflow && pos >= 0 && pos < once_max) {
+                key = first;
+                value = PyDict_GetItemWithError(once, key);
+                Py_XINCREF(value);
+            }
+        }
+        if (weight && !value && !PyErr_Occurred()) {
+            code.len = 0;
+            int status = encode_positions_into(&code, found);
+            if (status == 0) value = PyBytes_FromStringAndSize(code.data, code.len);
+            else if (status == 1) value = PyObject_CallOneArg(fallback, found);
+            if (value && key && PyDict_SetItem(once, key, value) < 0) Py_CLEAR(value);
+        }
+        PyObject *term = value ? PyUnicode_AsUTF8String(text) : NULL;
+        PyObject *item = term ? PyTuple_Pack(5, field, term, docnum, weight, value) : NULL;
+        Py_XDECREF(term); Py_XDECREF(weight); Py_XDECREF(value);
+        PyObject *added = item ? buffer_add(b, item) : NULL;
+        Py_XDECREF(item);
+        if (!added) goto done;
+        Py_DECREF(added);
+        length += n;
+    }
+    result = PyLong_FromLongLong(length);
+done:
+    Py_DECREF(iter);
+    Py_XDECREF(positions); Py_XDECREF(weights);
+    PyMem_Free(code.data);
+    if (PyErr_Occurred()) Py_CLEAR(result);
+    return result;
 }
 
 /* ---- the held terms in Whoosh's order ---- */
@@ -592,6 +736,8 @@ static void buffer_dealloc(PostingBuffer *b) {
 
 static PyMethodDef buffer_methods[] = {
     {"add", (PyCFunction)buffer_add, METH_O, "add((field, term, docnum, weight, value))"},
+    {"add_field", (PyCFunction)(void (*)(void))buffer_add_field, METH_FASTCALL,
+     "add_field(field, docnum, tokens, format_boost, field_boost, once, once_max, encode_positions, starts, ends) -> length"},
     {"spill", (PyCFunction)buffer_spill, METH_O, "spill(file): write what is held as a run, sorted; hold nothing"},
     {"merge", (PyCFunction)buffer_merge, METH_VARARGS, "merge(run files, on_done) -> every posting, sorted"},
     {NULL, NULL, 0, NULL}
