@@ -271,8 +271,52 @@ def _texts_with_names(lex: Lexicon) -> list[str]:
 
 
 def test_the_automaton_finds_what_the_trie_walk_finds(lex):
-    pytest.importorskip("ahocorasick")
+    pytest.importorskip("ahocorasick_rs")
     texts = _texts_with_names(lex)
     found = [lex.find(t) for t in texts]
     assert sum(map(len, found)) > 1000                 # the texts do name many entities
     assert found == [lex._find_by_trie(t) for t in texts]
+
+
+# -- folding and squeezing with arrays ------------------------------------------------------------
+
+def _folded_and_squeezed(folded, offsets, squeezed) -> tuple:
+    mapped = None if offsets is None else [offsets[i] for i in range(len(folded))]
+    return folded, mapped, squeezed.text, squeezed.same, list(squeezed._at), list(squeezed._shift)
+
+
+def _reference(text: str) -> tuple:
+    from analyzers.nametext import Squeezed, fold_with_offsets
+
+    folded, offsets = fold_with_offsets(text)
+    return _folded_and_squeezed(folded, offsets, Squeezed(folded))
+
+
+def test_array_folding_and_squeezing_match_the_reference(lex):
+    """fold_and_squeeze's array path gives the folded text, the offsets back into the text and
+    the squeezed text of str.translate through _FOLD and the separators' regex: on real and
+    generated articles and on random strings of the characters that take each branch
+    (separator runs at either end, spaces between no-space letters, tashkeel folding to nothing,
+    ß folding to two characters, characters outside the BMP or folding out of it, a lone
+    surrogate, full width)."""
+    import random
+
+    from analyzers import nametext
+
+    texts = _texts_with_names(lex)
+    rng = random.Random(11)
+    alphabet = list(" \t\n\u00a0\u3000-\u2013\u2014") + list("abĐđẮắÀ") + list("ลาวเแ่") + list("越南河内")
+    alphabet += list("هانويًّ") + ["ـ", "ß", "𠀀", "\ud800", "Ａ", "鎯", "😀"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(20_000)]
+    arrays = 0
+    translate = nametext.fold_with_offsets
+    for text in texts:
+        calls = []
+        nametext.fold_with_offsets = lambda t: calls.append(t) or translate(t)
+        try:
+            got = _folded_and_squeezed(*nametext.fold_and_squeeze(text))
+        finally:
+            nametext.fold_with_offsets = translate
+        assert got == _reference(text), repr(text)
+        arrays += not calls
+    assert min(arrays, len(texts) - arrays) > len(texts) // 4     # both paths well exercised
