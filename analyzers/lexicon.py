@@ -282,11 +282,12 @@ class Lexicon:
 
     def _key_automaton(self):
         """(key records by number, the matcher) for Squeezed text: an Aho-Corasick automaton of
-        every key (ahocorasick-rs, a DFA) that finds all of a body's key occurrences in one pass,
-        as (key number, start, end) in characters. Tagging 10,000 generated articles was 14% of a
+        every key (ahocorasick-rs) that finds all of a body's key occurrences in one pass, as
+        (key number, start, end) in characters. Tagging 10,000 generated articles was 14% of a
         reindex's CPU with the trie walked from every candidate place in Python; pyahocorasick
-        then took 180-230 µs per body, this 45. None without ahocorasick-rs: find() then walks
-        the trie (same mentions, slower)."""
+        then took 180-230 µs per body, this 53. Its contiguous NFA: the DFA took 40 µs, but
+        18 MB more in every process (each server worker) against 1.5 MB. None without
+        ahocorasick-rs: find() then walks the trie (same mentions, slower)."""
         if self._automaton is None:
             try:
                 import ahocorasick_rs
@@ -294,7 +295,7 @@ class Lexicon:
                 return None
             keys = list(self._keys)
             automaton = ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MatchKind.Standard,
-                                                   implementation=ahocorasick_rs.Implementation.DFA)
+                                                   implementation=ahocorasick_rs.Implementation.ContiguousNFA)
             records = [(key, script_of(key[0]), script_of(key[-1]), self._keys[key]) for key in keys]
             self._automaton = records, automaton.find_matches_as_indexes
         return self._automaton

@@ -167,7 +167,7 @@ class Squeezed:
         squeezed.same, squeezed.text, squeezed._at, squeezed._shift = True, folded, [], []
         size = len(codes)
         kinds = np.zeros(size + 1, dtype=np.uint8)        # [size] stays 0: "no character" on both ends
-        _CODE_TABLES.kinds_of(codes, kinds[:size])
+        _code_tables().kinds_of(codes, kinds[:size])
         separator = (kinds & _KIND_SEPARATOR).view(bool)
         if not separator.any():
             return squeezed
@@ -230,7 +230,15 @@ class _CodeTables:
             self.fold[code] = ord(folded) if len(folded) == 1 else self.DROPPED if not folded else self.IRREGULAR
 
 
-_CODE_TABLES = _CodeTables()
+_CODE_TABLES: _CodeTables | None = None
+
+
+def _code_tables() -> _CodeTables:
+    """The tables, made on first use (~20 ms), not when the module is imported."""
+    global _CODE_TABLES
+    if _CODE_TABLES is None:
+        _CODE_TABLES = _CodeTables()
+    return _CODE_TABLES
 
 
 class _KeptOffsets:
@@ -253,7 +261,7 @@ def fold_and_squeeze(text: str) -> tuple[str, _OffsetMap | _KeptOffsets | None, 
     none), both are made with array operations from the code points: several times faster than
     str.translate through _FOLD and the separators' regex scan (which remain the reference, used
     otherwise)."""
-    tables = _CODE_TABLES
+    tables = _code_tables()
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     if codes.size and codes.max() < tables.SIZE:
         folded_codes = tables.fold.take(codes)
