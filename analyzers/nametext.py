@@ -265,17 +265,20 @@ def fold_and_squeeze(text: str) -> tuple[str, _OffsetMap | _KeptOffsets | None, 
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     if codes.size and codes.max() < tables.SIZE:
         folded_codes = tables.fold.take(codes)
-        if folded_codes.max() >= tables.LIMIT:
+        top = folded_codes.max()                 # past LIMIT: a marker (unset, dropped, irregular)
+        if top >= tables.LIMIT:
             unset = folded_codes == tables.UNSET
             if unset.any():
                 tables.learn(codes[unset])
                 folded_codes = tables.fold.take(codes)
+                top = folded_codes.max()
         offsets = None
-        if folded_codes.max() >= tables.LIMIT:
+        if top >= tables.LIMIT:
             kept = folded_codes != tables.DROPPED
             folded_codes = folded_codes[kept]
             offsets = _KeptOffsets(np.flatnonzero(kept))
-        if not folded_codes.size or folded_codes.max() < tables.LIMIT:
+            top = folded_codes.max() if folded_codes.size else 0
+        if top < tables.LIMIT:
             folded = folded_codes.tobytes().decode("utf-32-le", "surrogatepass")
             return folded, offsets, Squeezed.from_codes(folded, folded_codes)
     folded, offsets = fold_with_offsets(text)
