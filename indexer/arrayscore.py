@@ -30,7 +30,7 @@ from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.scoring import BM25F
 
 from .minmatch import MinShouldMatch
-from .postings import PostingCache, field_lengths, read_postings
+from .postings import PostingCache, field_lengths, read_postings, read_values
 
 _NO_DOCS = np.zeros(0, dtype=np.int64)
 
@@ -197,8 +197,9 @@ class _Evaluator:
     def _phrase(self, q: Q.Phrase) -> Matches:
         """Documents with the words at consecutive positions (Whoosh's Phrase with slop 1: a
         SpanNear2 over the words' Terms), scored as the sum of the words' BM25 scores in
-        make_binary_tree's order. The words' posting lists are intersected as arrays; only the
-        documents having all of them have their positions decoded."""
+        make_binary_tree's order. The words' posting lists (cached when long) are intersected
+        as arrays; only the documents having all of them have their positions read, from the
+        blocks that hold them (read_values)."""
         field = self.schema[q.fieldname] if q.fieldname in self.schema else None
         if field is None or not field.format or not field.format.supports("positions") \
                 or (self.scored and not (field.scorable and self.bm25 is not None)):
@@ -207,29 +208,26 @@ class _Evaluator:
             btexts = [field.to_bytes(w) for w in q.words]
         except ValueError:
             return NO_MATCHES
-        doc_frequency = dict.fromkeys(btexts, 0)
+        found = {btext: self._postings(q.fieldname, btext) for btext in btexts}
+        if any(f is None for f in found.values()):
+            return self._walk(q)      # not the segment format this module reads
+        doc_frequency = {btext: f[0] for btext, f in found.items()}   # idf counts every segment
+        in_leaf = {btext: {leaf: (docnums, tfs) for leaf, docnums, tfs in f[1]} for btext, f in found.items()}
         per_leaf = []                 # (leaf, docnums, [term frequencies per word])
         for leaf, (subsearcher, _) in enumerate(self.leaves):
-            reader = subsearcher.reader()
-            if type(reader) is not SegmentReader or type(reader._terms) is not W3TermsReader:
-                return self._walk(q)
-            infos = {}
-            for btext in doc_frequency:
-                try:
-                    infos[btext] = reader._terms.term_info(q.fieldname, btext)
-                except (KeyError, TermNotFound):
-                    continue
-                doc_frequency[btext] += infos[btext].doc_frequency()    # idf counts every segment
-            if len(infos) < len(doc_frequency):
+            lists = [in_leaf[btext].get(leaf) for btext in btexts]
+            if any(found_here is None for found_here in lists):
                 continue
-            read = {btext: read_postings(reader, q.fieldname, info, values=True) for btext, info in infos.items()}
-            postings = [(infos[btext], *read[btext]) for btext in btexts]
-            docnums, picked = _intersect([p[1] for p in postings])
-            deleted = reader.deleted_docs_set
-            keep = [i for i, d in enumerate(docnums.tolist())
-                    if d not in deleted and _consecutive(field.format, [p[3] for p in postings], picked, i)]
+            docnums, picked = _intersect([docs for docs, _ in lists])
+            if not len(docnums):
+                continue
+            reader = subsearcher.reader()
+            values = {btext: read_values(reader, q.fieldname, reader._terms.term_info(q.fieldname, btext), docnums)
+                      for btext in dict.fromkeys(btexts)}
+            keep = [i for i in range(len(docnums))
+                    if _consecutive(field.format, [values[btext][i] for btext in btexts])]
             if keep:
-                per_leaf.append((leaf, docnums[keep], [p[2][at[keep]] for p, at in zip(postings, picked)]))
+                per_leaf.append((leaf, docnums[keep], [tfs[at[keep]] for (_, tfs), at in zip(lists, picked)]))
         parts = []
         for leaf, docnums, tfs in per_leaf:
             subsearcher, offset = self.leaves[leaf]
@@ -291,11 +289,12 @@ def _intersect(lists: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     return common, [np.searchsorted(docnums, common) for docnums in lists]
 
 
-def _consecutive(fmt, values: list[list], picked: list[np.ndarray], i: int) -> bool:
-    """Do the words occur one right after another in the i-th common document?"""
-    starts = fmt.decode_positions(values[0][picked[0][i]])
+def _consecutive(fmt, values: list) -> bool:
+    """Do the words occur one right after another in a document? values: each word's encoded
+    positions there, in the phrase's order."""
+    starts = fmt.decode_positions(values[0])
     for k in range(1, len(values)):
-        here = set(fmt.decode_positions(values[k][picked[k][i]]))
+        here = set(fmt.decode_positions(values[k]))
         starts = [s for s in starts if s + k in here]
         if not starts:
             return False

@@ -108,17 +108,23 @@ def read_postings(reader, fieldname: str, info, values: bool = False):
     stream = io.BytesIO(raw)
     pos = len(WHOOSH3_HEADER_MAGIC)
     id_parts, tf_parts, value_parts = [], [], []
+    decode = None if values else block_decoder()
     while True:
         (block_length,) = unpack_int(raw[pos:pos + _INT_SIZE])
         block_end = pos + _INT_SIZE + abs(block_length)
         stream.seek(pos + _INT_SIZE)
         count, _, _, compression, _, _ = pickle.load(stream)       # the block's header
         data = memoryview(raw)[stream.tell():block_end]
-        deltas, weights, block_values = pickle.loads(zlib.decompress(data) if compression else data)
-        id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
-        tf_parts.append(_weights(weights, count))
-        if values:
-            value_parts.extend(block_values)
+        found = _docnums_and_weights(decode, data, count, compression) if decode else None
+        if found is not None:
+            id_parts.append(np.frombuffer(found[0], dtype=np.int64))
+            tf_parts.append(_weights(found[1], count))
+        else:
+            deltas, weights, block_values = pickle.loads(zlib.decompress(data) if compression else data)
+            id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
+            tf_parts.append(_weights(weights, count))
+            if values:
+                value_parts.extend(block_values)
         if block_length < 0:          # the last block
             break
         pos = block_end
@@ -127,13 +133,120 @@ def read_postings(reader, fieldname: str, info, values: bool = False):
     return (*found, value_parts) if values else found
 
 
+def read_values(reader, fieldname: str, info, wanted: np.ndarray) -> list:
+    """The stored values (a phrase's encoded positions) of a term's postings in the documents
+    `wanted` (sorted docnums, every one of them in the term's list), in that order.
+
+    Only the blocks holding those documents are decompressed and read: each block's header
+    gives its last docnum. A phrase whose rare word leaves a few documents in common
+    with a frequent one ("mát xcơ va", "va" in most Vietnamese articles) so decodes a few of
+    the frequent word's blocks instead of all of them, and of their positions."""
+    if not len(wanted):
+        return []
+    if not info.is_inlined():
+        offset, length = info.extent()
+        if isinstance(length, tuple):
+            length = length[0]
+        raw = reader._terms._postfile.get(offset, length)
+        if raw[:len(WHOOSH3_HEADER_MAGIC)] == WHOOSH3_HEADER_MAGIC:
+            found = _values_of_blocks(raw, wanted)
+            if found is not None:
+                return found
+    docnums, _, values = read_postings(reader, fieldname, info, values=True)
+    at = np.searchsorted(docnums, wanted)
+    if np.any(at >= len(docnums)) or np.any(docnums[np.minimum(at, len(docnums) - 1)] != wanted):
+        raise KeyError(f"{fieldname}: a document asked for is not in the term's postings")
+    return [values[i] for i in at.tolist()]
+
+
+def _values_of_blocks(raw: bytes, wanted: np.ndarray) -> list | None:
+    """read_values over a whoosh3 posting list read in one piece; None if a wanted document is
+    not where the block headers say (the caller reads the whole list instead)."""
+    decode = block_decoder()
+    stream = io.BytesIO(raw)
+    pos = len(WHOOSH3_HEADER_MAGIC)
+    wanted_list = wanted.tolist()
+    out: list = []
+    j, n = 0, len(wanted_list)
+    while j < n:
+        (block_length,) = unpack_int(raw[pos:pos + _INT_SIZE])
+        block_end = pos + _INT_SIZE + abs(block_length)
+        stream.seek(pos + _INT_SIZE)
+        count, last_id, _, compression, _, _ = pickle.load(stream)   # the block's header
+        if wanted_list[j] <= last_id:
+            data = memoryview(raw)[stream.tell():block_end]
+            data = zlib.decompress(data) if compression else data
+            found = decode(data, count, None) if decode else None
+            if found is not None:
+                ids = np.frombuffer(found[0], dtype=np.int64)
+            else:
+                deltas, _, block_values = pickle.loads(data)
+                ids = np.cumsum(np.asarray(deltas, dtype=np.int64))
+            k = int(np.searchsorted(wanted, last_id, side="right"))
+            here = wanted[j:k]
+            at = np.searchsorted(ids, here)
+            if np.any(at >= len(ids)) or np.any(ids[np.minimum(at, len(ids) - 1)] != here):
+                return None
+            picked = decode(data, count, at.tolist()) if found is not None else None
+            if picked is not None:
+                out.extend(picked[2])
+            else:
+                if found is not None:
+                    block_values = pickle.loads(data)[2]
+                out.extend(block_values[i] for i in at.tolist())
+            j = k
+        if block_length < 0:          # the last block
+            break
+        pos = block_end
+    return out if j == n else None
+
+
 def _weights(weights, count: int) -> np.ndarray:
-    """A block's term frequencies as W3LeafMatcher._read_weights gives them, as float64."""
+    """A block's term frequencies as W3LeafMatcher._read_weights gives them, as float64
+    (weights: the block's, or decode_block's bytearray of float64)."""
     if weights is None:
         return np.ones(count)
     if isinstance(weights, float):           # one weight for the block, stored as a float32
         return np.full(count, float(np.float32(weights)))
+    if isinstance(weights, bytearray):
+        weights = np.frombuffer(weights, dtype=np.float64)
     return np.asarray(weights, dtype=np.float32).astype(np.float64)
+
+
+# How much of a compressed block is inflated for its docnums and weights alone: a delta is at
+# most 5 bytes pickled (BININT), a weight 9 (BINFLOAT); the tuples' opcodes and memo entries
+# fit in the rest.
+_PREFIX_PER_POSTING, _PREFIX_EXTRA = 14, 64
+
+
+def block_decoder():
+    """csegment's decode_block (block_read.c), or None where it is not built: then every block
+    is unpickled."""
+    global _decode_block
+    if _decode_block is _UNSET:
+        from .csegment import load
+
+        module = load()
+        _decode_block = getattr(module, "decode_block", None)
+    return _decode_block
+
+
+_UNSET = object()
+_decode_block = _UNSET
+
+
+def _docnums_and_weights(decode, data, count: int, compression: int):
+    """decode_block's (docnums, weights, None) for a block's data, None where it does not read
+    it. A compressed block is inflated only as far as its docnums and weights reach: they come
+    before the values, which are most of a text field's block (positions)."""
+    if compression:
+        if count > 3:
+            head = zlib.decompressobj().decompress(data, _PREFIX_PER_POSTING * count + _PREFIX_EXTRA)
+            found = decode(head, count, None)
+            if found is not None:
+                return found
+        data = zlib.decompress(data)
+    return decode(data, count, None)
 
 
 def _read_postings_by_matcher(reader, fieldname: str, info, values: bool = False):

@@ -1,4 +1,5 @@
-"""The hot parts of Whoosh's segment writer in C: the posting pool and a term's posting blocks.
+"""The hot parts of Whoosh's segment writer in C (the posting pool and a term's posting
+blocks), and of its posting reader (a block's docnums, weights and some values).
 
     module = load()                # None without the build (python -m indexer.csegment)
     module.PostingBuffer(limit, posting_bytes, fieldnames, on_full)
@@ -10,13 +11,16 @@
         -> None                    # every posting was a spelling marker
         -> NotImplemented          # outside what the C code handles: use the reference
 
+    module.decode_block(data, count, wanted)
+        -> (docnums, weights, values) | None   # a posting block read (block_read.c says how)
+
 encode_term's lengths: the field's length per docnum as array("q") (0: none), or None (the
 field keeps no lengths). In Python, pooling a posting (add, spill, merge) cost ~2.5 µs and
 writing it to the segment ~3.5 µs: together about a quarter of a reindex's CPU. It is one
-CPython extension module (csegment.c includes the two parts), built at install time for the
+CPython extension module (csegment.c includes the three parts), built at install time for the
 running interpreter (its ABI is in the build key) and checked against the Python code before
 it is installed. Without a compiler, Python's headers, or with POLYSEARCH_CSEGMENT=off,
-ChunkedPostingPool and the Python term writer do the same work.
+ChunkedPostingPool, the Python term writer and pickle.loads do the same work.
 """
 import importlib.machinery
 import importlib.util
@@ -30,7 +34,7 @@ from analyzers.cachedir import cache_dir
 from ..cbuild import BuildError, build_checked, build_key, find_compiler, load_once
 
 SOURCE_DIR = Path(__file__).parent
-SOURCES = ("csegment.c", "term_blocks.c", "posting_pool.c")     # csegment.c includes the others
+SOURCES = ("csegment.c", "term_blocks.c", "posting_pool.c", "block_read.c")     # csegment.c includes the others
 CFLAGS = ["-O2", "-fPIC", "-fno-fast-math"]      # exact float sums, as Python's
 LDFLAGS = ["-shared"]
 MODULE = "csegment"
@@ -194,6 +198,37 @@ for lang in FIELD_LANGUAGES:
                    and 0 <= pickle.loads(v[4:])[0] < _ONCE_MAX):
                 sys.exit("add_field does not share a term found once's encoding with the Python code")
             checked += 1
+# The block reader (decode_block, indexer/postings.py): the docnums, weights and wanted values
+# of blocks the writer wrote, whole and from a prefix, as pickle.loads gives them.
+import zlib
+import numpy as np
+from whoosh.system import unpack_int
+decode = module.decode_block
+for n, kind, weights in ((1, "shared", "any"), (5, "mixed", "one"), (128, "shared", "same"), (700, "mixed", "any")):
+    ids = sorted(rng.sample(range(5 * n + 2**30), n))
+    postings = [("f", b"t", d, WEIGHTS[weights](), value(kind, -1) or b"\x01") for d in ids]
+    blob, _ = encode_term_reference(postings, _NoLengths(), None, 128, 3, 0)
+    pos = 4
+    while True:
+        (length,) = unpack_int(blob[pos:pos + 4])
+        stream = io.BytesIO(blob)
+        stream.seek(pos + 4)
+        count, _, _, compression, _, _ = pickle.load(stream)
+        data = blob[stream.tell():pos + 4 + abs(length)]
+        data = zlib.decompress(data) if compression else data
+        deltas, ws, vs = pickle.loads(data)
+        wanted = sorted(rng.sample(range(count), min(count, 9)))
+        for got, part in ((decode(data, count, wanted), data), (decode(data[:14 * count + 64], count, None), None)):
+            if got is None and part is None and count <= 3:
+                continue
+            if (got is None or bytes(got[0]) != np.cumsum(np.asarray(deltas, dtype=np.int64)).tobytes()
+                    or (bytes(got[1]) != np.asarray(ws, dtype=np.float64).tobytes() if isinstance(got[1], bytearray) else got[1] != ws)
+                    or (part is not None and got[2] != [vs[i] for i in wanted])):
+                sys.exit(f"decode_block differs from pickle.loads ({n} postings, values {kind}, weights {weights})")
+            checked += 1
+        if length < 0:
+            break
+        pos += 4 + abs(length)
 print("ok", checked)
 """
 

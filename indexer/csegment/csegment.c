@@ -1,14 +1,20 @@
-/* polysearch's compiled parts of Whoosh's segment writer, one CPython extension module:
+/* polysearch's compiled parts of Whoosh's segment writer and posting reader, one CPython
+ * extension module:
  *   term_blocks.c   a term's posting blocks and term info, as whoosh3 writes them
  *   posting_pool.c  the pool of a segment's postings: grouped by term, spilled, merged
+ *   block_read.c    a posting block's docnums and weights, and some values, without
+ *                   unpickling the rest (indexer/postings.py)
  * Built at install time (python -m indexer.csegment), checked against the Python code. */
 #include "term_blocks.c"
 #include "posting_pool.c"
+#include "block_read.c"
 
 static PyMethodDef methods[] = {
     {"encode_term", (PyCFunction)(void (*)(void))encode_term, METH_FASTCALL,
      "encode_term(postings, lengths, fixed_size, limit, level, offset) -> (blob, terminfo) | None | NotImplemented"},
     {"set_length_table", set_length_table, METH_O, "whoosh.util.numeric._length_byte_cache, once"},
+    {"decode_block", (PyCFunction)(void (*)(void))decode_block, METH_FASTCALL,
+     "decode_block(data, count, wanted) -> (docnums, weights, values) | None"},
     {NULL, NULL, 0, NULL}
 };
 
