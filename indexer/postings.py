@@ -99,22 +99,12 @@ def read_postings(reader, fieldname: str, info, values: bool = False):
         ids, weights, vals = info.inlined_postings()
         found = np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float32).astype(np.float64)
         return (*found, list(vals)) if values else found
-    offset, length = info.extent()
-    if isinstance(length, tuple):     # W3TermInfo.from_bytes keeps struct.unpack's 1-tuple
-        length = length[0]
-    raw = reader._terms._postfile.get(offset, length)
+    raw = _posting_bytes(reader, info)
     if raw[:len(WHOOSH3_HEADER_MAGIC)] != WHOOSH3_HEADER_MAGIC:
         return _read_postings_by_matcher(reader, fieldname, info, values)   # Whoosh raises the clear error
-    stream = io.BytesIO(raw)
-    pos = len(WHOOSH3_HEADER_MAGIC)
     id_parts, tf_parts, value_parts = [], [], []
     decode = None if values else block_decoder()
-    while True:
-        (block_length,) = unpack_int(raw[pos:pos + _INT_SIZE])
-        block_end = pos + _INT_SIZE + abs(block_length)
-        stream.seek(pos + _INT_SIZE)
-        count, _, _, compression, _, _ = pickle.load(stream)       # the block's header
-        data = memoryview(raw)[stream.tell():block_end]
+    for count, _, compression, data in _blocks(raw):
         found = _docnums_and_weights(decode, data, count, compression) if decode else None
         if found is not None:
             id_parts.append(np.frombuffer(found[0], dtype=np.int64))
@@ -125,9 +115,6 @@ def read_postings(reader, fieldname: str, info, values: bool = False):
             tf_parts.append(_weights(weights, count))
             if values:
                 value_parts.extend(block_values)
-        if block_length < 0:          # the last block
-            break
-        pos = block_end
     found = (id_parts[0], tf_parts[0]) if len(id_parts) == 1 else \
         (np.concatenate(id_parts), np.concatenate(tf_parts))
     return (*found, value_parts) if values else found
@@ -144,10 +131,7 @@ def read_values(reader, fieldname: str, info, wanted: np.ndarray) -> list:
     if not len(wanted):
         return []
     if not info.is_inlined():
-        offset, length = info.extent()
-        if isinstance(length, tuple):
-            length = length[0]
-        raw = reader._terms._postfile.get(offset, length)
+        raw = _posting_bytes(reader, info)
         if raw[:len(WHOOSH3_HEADER_MAGIC)] == WHOOSH3_HEADER_MAGIC:
             found = _values_of_blocks(raw, wanted)
             if found is not None:
@@ -163,18 +147,13 @@ def _values_of_blocks(raw: bytes, wanted: np.ndarray) -> list | None:
     """read_values over a whoosh3 posting list read in one piece; None if a wanted document is
     not where the block headers say (the caller reads the whole list instead)."""
     decode = block_decoder()
-    stream = io.BytesIO(raw)
-    pos = len(WHOOSH3_HEADER_MAGIC)
     wanted_list = wanted.tolist()
     out: list = []
     j, n = 0, len(wanted_list)
-    while j < n:
-        (block_length,) = unpack_int(raw[pos:pos + _INT_SIZE])
-        block_end = pos + _INT_SIZE + abs(block_length)
-        stream.seek(pos + _INT_SIZE)
-        count, last_id, _, compression, _, _ = pickle.load(stream)   # the block's header
+    for count, last_id, compression, data in _blocks(raw):
+        if j == n:
+            break
         if wanted_list[j] <= last_id:
-            data = memoryview(raw)[stream.tell():block_end]
             data = zlib.decompress(data) if compression else data
             found = decode(data, count, None) if decode else None
             if found is not None:
@@ -195,10 +174,32 @@ def _values_of_blocks(raw: bytes, wanted: np.ndarray) -> list | None:
                     block_values = pickle.loads(data)[2]
                 out.extend(block_values[i] for i in at.tolist())
             j = k
-        if block_length < 0:          # the last block
-            break
-        pos = block_end
     return out if j == n else None
+
+
+def _posting_bytes(reader, info) -> bytes:
+    """A term's posting list in a segment, read in one piece."""
+    offset, length = info.extent()
+    if isinstance(length, tuple):     # W3TermInfo.from_bytes keeps struct.unpack's 1-tuple
+        length = length[0]
+    return reader._terms._postfile.get(offset, length)
+
+
+def _blocks(raw: bytes):
+    """(postings, last docnum, compression, data) of each block of a whoosh3 posting list read
+    in one piece (after its magic): a signed length (negative for the last block), a pickled
+    header, the data."""
+    stream = io.BytesIO(raw)
+    pos = len(WHOOSH3_HEADER_MAGIC)
+    while True:
+        (block_length,) = unpack_int(raw[pos:pos + _INT_SIZE])
+        block_end = pos + _INT_SIZE + abs(block_length)
+        stream.seek(pos + _INT_SIZE)
+        count, last_id, _, compression, _, _ = pickle.load(stream)       # the block's header
+        yield count, last_id, compression, memoryview(raw)[stream.tell():block_end]
+        if block_length < 0:
+            return
+        pos = block_end
 
 
 def _weights(weights, count: int) -> np.ndarray:
