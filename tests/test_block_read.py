@@ -2,7 +2,6 @@
 pickle.loads and Whoosh's de-minifying give, from whole blocks and from prefixes of them, and
 declines (None) what it does not read; the posting lists and phrases read with it are the same
 as without it."""
-import io
 import pickle
 import random
 import zlib
@@ -10,7 +9,6 @@ import zlib
 import numpy as np
 import pytest
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
-from whoosh.system import unpack_int
 
 from benchmarks import corpus_gen
 from indexer import postings
@@ -56,17 +54,8 @@ def same(found, want) -> bool:
 def blocks_of(blob: bytes):
     """(count, data decompressed) of each block of a term's posting bytes."""
     assert blob[:4] == WHOOSH3_HEADER_MAGIC
-    pos = 4
-    while True:
-        (length,) = unpack_int(blob[pos:pos + 4])
-        stream = io.BytesIO(blob)
-        stream.seek(pos + 4)
-        count, _, _, compression, _, _ = pickle.load(stream)
-        data = blob[stream.tell():pos + 4 + abs(length)]
-        yield count, zlib.decompress(data) if compression else data
-        if length < 0:
-            return
-        pos += 4 + abs(length)
+    for count, _, compression, data in postings._blocks(blob):
+        yield count, zlib.decompress(data) if compression else bytes(data)
 
 
 def written_blocks(rng, n_postings: int, weights: str, values: str, fixed=None):
