@@ -178,3 +178,43 @@ def test_a_worker_sheds_connections_only_while_another_idles():
     exited.wait()
     board.pids[0] = exited.pid
     assert ShedToIdleWorker(ok, board).slot == 0
+
+
+def _wsgi_get(app, path: str) -> tuple[dict, object]:
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = status, dict(headers)
+    body = app({"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "x",
+                "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+                "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr}, start_response)
+    return seen, body
+
+
+def test_a_worker_answers_with_whole_bodies(web_index_dir):
+    """granian sends a list's bytes in one call and iterates anything else from Rust, so a
+    worker's app (WholeResponses) answers with the body Flask makes, whole, in a list, and
+    closes what Flask returned."""
+    from web.app import create_app
+    from web.serve import WholeResponses, worker_app
+
+    flask_app = create_app({"INDEX_DIR": str(web_index_dir)})
+    worker = worker_app(str(web_index_dir))
+    assert isinstance(worker, WholeResponses)
+    for path in ("/api/health", "/static/style.css", "/api/article/no-such-id"):
+        seen, body = _wsgi_get(worker, path)
+        want_seen, want_body = _wsgi_get(flask_app, path)
+        assert isinstance(body, list) and len(body) == 1 and isinstance(body[0], bytes)
+        assert (seen["status"], body[0]) == (want_seen["status"], b"".join(want_body))
+        assert seen["headers"]["Content-Length"] == str(len(body[0]))
+    closed = []
+
+    class Streamed(list):
+        def close(self):
+            closed.append(True)
+
+    def streaming(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Streamed([b"one ", b"two"])
+    seen, body = _wsgi_get(WholeResponses(streaming), "/")
+    assert body == [b"one two"] and closed == [True]
