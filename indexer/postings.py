@@ -11,6 +11,7 @@ import io
 import pickle
 import threading
 import zlib
+from bisect import bisect_right
 from collections import OrderedDict
 
 import numpy as np
@@ -147,6 +148,7 @@ def _values_of_blocks(raw: bytes, wanted: np.ndarray) -> list | None:
     """read_values over a whoosh3 posting list read in one piece; None if a wanted document is
     not where the block headers say (the caller reads the whole list instead)."""
     decode = block_decoder()
+    wanted = np.ascontiguousarray(wanted, dtype=np.int64)
     wanted_list = wanted.tolist()
     out: list = []
     j, n = 0, len(wanted_list)
@@ -154,24 +156,18 @@ def _values_of_blocks(raw: bytes, wanted: np.ndarray) -> list | None:
         if j == n:
             break
         if wanted_list[j] <= last_id:
+            k = bisect_right(wanted_list, last_id, j)
             data = zlib.decompress(data) if compression else data
-            found = decode(data, count, None) if decode else None
+            found = decode(data, count, wanted[j:k]) if decode else None   # by docnum, in C
             if found is not None:
-                ids = np.frombuffer(found[0], dtype=np.int64)
+                out.extend(found[2])
             else:
                 deltas, _, block_values = pickle.loads(data)
                 ids = np.cumsum(np.asarray(deltas, dtype=np.int64))
-            k = int(np.searchsorted(wanted, last_id, side="right"))
-            here = wanted[j:k]
-            at = np.searchsorted(ids, here)
-            if np.any(at >= len(ids)) or np.any(ids[np.minimum(at, len(ids) - 1)] != here):
-                return None
-            picked = decode(data, count, at.tolist()) if found is not None else None
-            if picked is not None:
-                out.extend(picked[2])
-            else:
-                if found is not None:
-                    block_values = pickle.loads(data)[2]
+                here = wanted[j:k]
+                at = np.searchsorted(ids, here)
+                if np.any(at >= len(ids)) or np.any(ids[np.minimum(at, len(ids) - 1)] != here):
+                    return None
                 out.extend(block_values[i] for i in at.tolist())
             j = k
     return out if j == n else None

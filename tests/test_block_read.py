@@ -98,6 +98,10 @@ def test_it_reads_every_shape_of_block_the_writer_writes(decode):
                 for count, data in written_blocks(rng, n, weights, values, fixed):
                     wanted = sorted(rng.sample(range(count), rng.randint(0, count)))
                     assert same(decode(data, count, wanted), expected(data, count, wanted)), (n, weights, values)
+                    docnums = expected(data, count, None)[0]                    # the same, by docnum
+                    assert same(decode(data, count, docnums[wanted]), expected(data, count, wanted))
+                    absent = np.append(docnums[wanted], docnums[-1] + 1)     # one past the block
+                    assert decode(data, count, absent) is None
                     docnums, found_weights, none = decode(data, count, None)
                     assert none is None and same((docnums, found_weights, None), expected(data, count, None))
                     checked += 1

@@ -212,7 +212,9 @@ for n, kind, weights in ((1, "shared", "any"), (5, "mixed", "one"), (128, "share
         data = zlib.decompress(data) if compression else bytes(data)
         deltas, ws, vs = pickle.loads(data)
         wanted = sorted(rng.sample(range(count), min(count, 9)))
-        for got, part in ((decode(data, count, wanted), data), (decode(data[:14 * count + 64], count, None), None)):
+        by_docnum = np.cumsum(np.asarray(deltas, dtype=np.int64))[wanted]
+        for got, part in ((decode(data, count, wanted), data), (decode(data, count, by_docnum), data),
+                          (decode(data[:14 * count + 64], count, None), None)):
             if got is None and part is None and count <= 3:
                 continue
             if (got is None or bytes(got[0]) != np.cumsum(np.asarray(deltas, dtype=np.int64)).tobytes()

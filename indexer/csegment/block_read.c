@@ -12,7 +12,9 @@
  *   count    the postings in the block (its header's)
  *   wanted   None: the docnums and the weights only (with more than 3 postings the parse
  *            stops after the weights, so the values need not be decompressed);
- *            a list of posting indexes, ascending: those postings' values too
+ *            a list of posting indexes, ascending: those postings' values too;
+ *            a buffer of int64 docnums, ascending: the values of the postings of those
+ *            documents (None if one of them is not in the block)
  *   docnums  a bytearray of int64 in native order: the deltas (what whoosh3 stores) summed
  *   weights  None (all 1.0), a float (all the same), or a bytearray of float64 per posting
  *   values   a list of the wanted postings' values (bytes, or None where the block stores
@@ -246,9 +248,17 @@ static PyObject *decode_block(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_ssize_t count = PyLong_AsSsize_t(args[1]);
     if (count == -1 && PyErr_Occurred()) return NULL;
     PyObject *wanted = args[2];
-    if (wanted != Py_None && !PyList_Check(wanted)) { PyErr_SetString(PyExc_TypeError, "wanted: a list or None"); return NULL; }
+    Py_buffer docs = {0};              /* wanted as docnums */
+    if (wanted != Py_None && !PyList_Check(wanted)) {
+        if (PyObject_GetBuffer(wanted, &docs, PyBUF_SIMPLE) < 0) return NULL;
+        if (docs.len % sizeof(int64_t)) {
+            PyBuffer_Release(&docs);
+            PyErr_SetString(PyExc_TypeError, "wanted: None, a list of indexes or a buffer of int64 docnums");
+            return NULL;
+        }
+    }
     Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) { if (docs.obj) PyBuffer_Release(&docs); return NULL; }
     Reader r = {view.buf, (const unsigned char *)view.buf + view.len, view.len};
     PyObject *result = NULL, *ids = NULL, *weights = NULL, *values = NULL;
     int status = 0, early = wanted == Py_None && count > 3;
@@ -319,12 +329,21 @@ static PyObject *decode_block(PyObject *self, PyObject *const *args, Py_ssize_t 
         } else if (!((v.kind == IT_TUPLE && v.n == count) || v.kind == IT_NONE)) {
             goto unknown;
         }
-        Py_ssize_t n = PyList_GET_SIZE(wanted);
+        Py_ssize_t n = docs.obj ? docs.len / (Py_ssize_t)sizeof(int64_t) : PyList_GET_SIZE(wanted);
+        const int64_t *wanted_docs = docs.buf;
+        Py_ssize_t next = 0;               /* docnums: where the walk over out_ids is */
         if (!(values = PyList_New(n))) { Py_XDECREF(joined); goto done; }
         for (Py_ssize_t k = 0; k < n; k++) {
-            Py_ssize_t at = PyLong_AsSsize_t(PyList_GET_ITEM(wanted, k));
+            Py_ssize_t at;
             PyObject *value = NULL;
-            if (at == -1 && PyErr_Occurred()) { Py_XDECREF(joined); goto done; }
+            if (docs.obj) {                /* both ascending: one walk */
+                while (next < count && out_ids[next] < wanted_docs[k]) next++;
+                if (next == count || out_ids[next] != wanted_docs[k]) { Py_XDECREF(joined); goto unknown; }
+                at = next;
+            } else {
+                at = PyLong_AsSsize_t(PyList_GET_ITEM(wanted, k));
+                if (at == -1 && PyErr_Occurred()) { Py_XDECREF(joined); goto done; }
+            }
             if (at < 0 || at >= count) PyErr_SetString(PyExc_IndexError, "a wanted posting is not in the block");
             else if (joined) value = PyBytes_FromStringAndSize(PyBytes_AS_STRING(joined) + at * size, size);
             else value = item_bytes(v.kind == IT_NONE ? &v : &r.arena.items[v.i + at]);
@@ -342,5 +361,6 @@ done:
     Py_XDECREF(ids); Py_XDECREF(weights); Py_XDECREF(values);
     PyMem_Free(r.stack.items); PyMem_Free(r.arena.items); PyMem_Free(r.memo); PyMem_Free(r.memo_set);
     PyBuffer_Release(&view);
+    if (docs.obj) PyBuffer_Release(&docs);
     return result;
 }
