@@ -138,10 +138,10 @@ def read_values(reader, fieldname: str, info, wanted: np.ndarray) -> list:
             if found is not None:
                 return found
     docnums, _, values = read_postings(reader, fieldname, info, values=True)
-    at = np.searchsorted(docnums, wanted)
-    if np.any(at >= len(docnums)) or np.any(docnums[np.minimum(at, len(docnums) - 1)] != wanted):
+    at = _indexes_of(docnums, wanted)
+    if at is None:
         raise KeyError(f"{fieldname}: a document asked for is not in the term's postings")
-    return [values[i] for i in at.tolist()]
+    return [values[i] for i in at]
 
 
 def _values_of_blocks(raw: bytes, wanted: np.ndarray) -> list | None:
@@ -163,14 +163,20 @@ def _values_of_blocks(raw: bytes, wanted: np.ndarray) -> list | None:
                 out.extend(found[2])
             else:
                 deltas, _, block_values = pickle.loads(data)
-                ids = np.cumsum(np.asarray(deltas, dtype=np.int64))
-                here = wanted[j:k]
-                at = np.searchsorted(ids, here)
-                if np.any(at >= len(ids)) or np.any(ids[np.minimum(at, len(ids) - 1)] != here):
+                at = _indexes_of(np.cumsum(np.asarray(deltas, dtype=np.int64)), wanted[j:k])
+                if at is None:
                     return None
-                out.extend(block_values[i] for i in at.tolist())
+                out.extend(block_values[i] for i in at)
             j = k
     return out if j == n else None
+
+
+def _indexes_of(docnums: np.ndarray, wanted: np.ndarray) -> list[int] | None:
+    """Where each of the sorted docnums `wanted` is in the sorted `docnums`; None if one is not."""
+    at = np.searchsorted(docnums, wanted)
+    if np.any(at >= len(docnums)) or np.any(docnums[np.minimum(at, len(docnums) - 1)] != wanted):
+        return None
+    return at.tolist()
 
 
 def _posting_bytes(reader, info) -> bytes:
