@@ -103,3 +103,57 @@ def test_arabic_roots_are_looked_for_only_where_there_are_arabic_letters():
     body = "وقالت الوزارة إن الحالة مستقرة في المحافظة. " + "وناقش المسؤولون ميزانية الميناء. " * 40
     assert "الحالة" in marks(make_snippet(body, terms, arabic))
     assert arabic.calls >= 1
+
+
+def _whole_body_hits(body: str, terms) -> list[int]:
+    """The probe hits of a whole-body scan: what the windowed scan must find, in order."""
+    pattern = snippets._probes(frozenset(terms))
+    return sorted({m.start() for m in pattern.finditer(body, overlapped=True)})[:snippets.MAX_PROBE_HITS]
+
+
+@pytest.mark.parametrize("lang, query", [("en", "harbour diplomacy"), ("th", "ท่าเรือ"), ("zh", "港口预算"),
+                                         ("vi", "Hà Tĩnh"), ("ar", "التعاون")])
+def test_the_windowed_probe_scan_finds_what_a_whole_body_scan_finds(lang, query):
+    # Terms at every offset around the scan's window edges: a hit that starts before a window's
+    # end and runs past it is found once, in order, as in one scan of the whole body.
+    word = {"en": "diplomacy", "th": "ท่าเรือ", "zh": "港口", "vi": "Hà Tĩnh", "ar": "التعاون"}[lang]
+    terms = set(query_terms(query, lang, query_lang=lang))
+    window = snippets.SCAN_WINDOW
+    for shift in range(-len(word) - 1, 2):
+        body = "x" * (window + shift) + " " + word + " y" * 150 + " " + word + " " * (window - 3) + word
+        hits = snippets.likely_matches(body, terms)
+        assert hits == _whole_body_hits(body, terms) and len(hits) >= 3, (shift, hits)
+
+
+def test_the_probe_scan_stops_at_its_hit_limit_and_where_it_is_told():
+    terms = {"harbour"}
+    body = "the harbour " * 400
+    hits = snippets.likely_matches(body, terms)
+    assert hits == _whole_body_hits(body, terms) and len(hits) == snippets.MAX_PROBE_HITS
+    body = ("the harbour" + " and more" * 10).ljust(100) * 40      # a hit every 100 characters
+    scan = snippets._ProbeScan(body, terms)
+    scan.stop_at = 1000
+    seen = [at for at, hit in scan if hit]
+    assert seen == [at for at in _whole_body_hits(body, terms) if at <= seen[-1]]
+    assert 1000 - 100 <= seen[-1] < 1000 + snippets.SCAN_WINDOW
+
+
+@pytest.mark.parametrize("window", [snippets.SCAN_WINDOW, 50])
+def test_a_snippet_is_the_same_as_from_a_scan_of_the_whole_body(monkeypatch, window):
+    # A page's snippets stop scanning after their window; scanning on to the end must not
+    # change one: the same first place, the same marks (all of them in the window). With small
+    # scan windows, where the scan stops is what decides which hits are seen.
+    monkeypatch.setattr(snippets, "SCAN_WINDOW", window)
+    spread = ("the harbour" + " and more" * 10).ljust(100)           # a term every 100 characters
+    cases = [("en", "harbour budget", FILLER["en"] * 60 + "The harbour budget grew. " * 3 + FILLER["en"] * 60),
+             ("en", "harbour", "Nothing here yet. " * 100 + spread * 30),
+             ("th", "ท่าเรือ", FILLER["th"] * 80),
+             ("zh", "港口", FILLER["zh"] * 120),
+             ("ar", "التعاون", "وناقش المسؤولون ميزانية الميناء. " * 40 + ("التعاون" + " بين البلدين" * 8 + ". ") * 30)]
+    lazy = [snippet(query, body, lang) for lang, query, body in cases]
+    # every scan to the body's end: stop_at always the body's length, whatever is set
+    monkeypatch.setattr(snippets._ProbeScan, "stop_at", property(lambda scan: len(scan.body), lambda scan, value: None),
+                        raising=False)
+    whole = [snippet(query, body, lang) for lang, query, body in cases]
+    assert lazy == whole and all(marks(html) for html in lazy), lazy
+    assert len(marks(lazy[1])) >= 2 and len(marks(lazy[4])) >= 2     # more than the first place's
