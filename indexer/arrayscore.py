@@ -26,11 +26,12 @@ from math import log
 import numpy as np
 from whoosh import query as Q
 from whoosh.codec.whoosh3 import W3TermsReader
+from whoosh.formats import Positions
 from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.scoring import BM25F
 
 from .minmatch import MinShouldMatch
-from .postings import PostingCache, field_lengths, read_postings, read_values
+from .postings import PostingCache, consecutive_checker, field_lengths, read_postings, read_values
 
 _NO_DOCS = np.zeros(0, dtype=np.int64)
 
@@ -224,8 +225,7 @@ class _Evaluator:
             reader = subsearcher.reader()
             values = {btext: read_values(reader, q.fieldname, reader._terms.term_info(q.fieldname, btext), docnums)
                       for btext in dict.fromkeys(btexts)}
-            keep = [i for i in range(len(docnums))
-                    if _consecutive(field.format, [values[btext][i] for btext in btexts])]
+            keep = _consecutive_docs(field.format, [values[btext] for btext in btexts])
             if keep:
                 per_leaf.append((leaf, docnums[keep], [tfs[at[keep]] for (_, tfs), at in zip(lists, picked)]))
         parts = []
@@ -287,6 +287,16 @@ def _intersect(lists: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     for other in lists[1:]:
         common = np.intersect1d(common, other, assume_unique=True)
     return common, [np.searchsorted(docnums, common) for docnums in lists]
+
+
+def _consecutive_docs(fmt, values: list[list]) -> list[int]:
+    """The documents (indexes into each word's values) where the words are consecutive:
+    csegment's consecutive_docs (phrase.c) for Whoosh's Positions encoding, else _consecutive."""
+    check = consecutive_checker() if type(fmt).decode_positions is Positions.decode_positions else None
+    mask = check(values) if check is not None else None
+    if mask is not None:
+        return np.flatnonzero(np.frombuffer(mask, dtype=np.uint8)).tolist()
+    return [i for i in range(len(values[0])) if _consecutive(fmt, [word[i] for word in values])]
 
 
 def _consecutive(fmt, values: list) -> bool:

@@ -234,8 +234,19 @@ def block_decoder():
     return _decode_block
 
 
+def consecutive_checker():
+    """csegment's consecutive_docs (phrase.c), or None where it is not built."""
+    global _consecutive_docs
+    if _consecutive_docs is _UNSET:
+        from .csegment import load
+
+        _consecutive_docs = getattr(load(), "consecutive_docs", None)
+    return _consecutive_docs
+
+
 _UNSET = object()
 _decode_block = _UNSET
+_consecutive_docs = _UNSET
 
 
 def _docnums_and_weights(decode, data, count: int, compression: int):

@@ -210,9 +210,10 @@ def test_an_index_reads_the_same_with_and_without_it(generated_engine, decode, m
     assert everything() == compiled
 
 
-def test_phrases_match_the_same_documents_with_and_without_it(generated_engine, decode, monkeypatch):
+def test_phrases_match_the_same_documents_with_and_without_it(generated_engine, decode, csegment_module, monkeypatch):
     """Phrases of frequent syllables (the entity names' Vietnamese spellings) and of words cut
-    out of the articles, through the whole search, compiled and not."""
+    out of the articles, through the whole search, compiled and not (the blocks' reader, and
+    the check of the words' positions: phrase.c)."""
     searcher = generated_engine.generation.searcher()
     texts = ['"mát xcơ va"', '"ma lai xi a"', "莫斯科", "Malaysia", "希腊"]
     for docnum in list(searcher.reader().all_doc_ids())[:200:20]:
@@ -230,7 +231,11 @@ def test_phrases_match_the_same_documents_with_and_without_it(generated_engine, 
                 for t in texts]
 
     monkeypatch.setattr(postings, "_decode_block", decode)
+    monkeypatch.setattr(postings, "_consecutive_docs", csegment_module.consecutive_docs)
     compiled = pages()
     assert sum(bool(p) for p in compiled) >= 8
     monkeypatch.setattr(postings, "_decode_block", None)
+    assert pages() == compiled
+    monkeypatch.setattr(postings, "_consecutive_docs", None)     # positions compared in Python too
+    assert postings.consecutive_checker() is None
     assert pages() == compiled

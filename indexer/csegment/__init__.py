@@ -34,7 +34,7 @@ from analyzers.cachedir import cache_dir
 from ..cbuild import BuildError, build_checked, build_key, find_compiler, load_once
 
 SOURCE_DIR = Path(__file__).parent
-SOURCES = ("csegment.c", "term_blocks.c", "posting_pool.c", "block_read.c")     # csegment.c includes the others
+SOURCES = ("csegment.c", "term_blocks.c", "posting_pool.c", "block_read.c", "phrase.c")     # csegment.c includes the others
 CFLAGS = ["-O2", "-fPIC", "-fno-fast-math"]      # exact float sums, as Python's
 LDFLAGS = ["-shared"]
 MODULE = "csegment"
@@ -222,6 +222,31 @@ for n, kind, weights in ((1, "shared", "any"), (5, "mixed", "one"), (128, "share
                     or (part is not None and got[2] != [vs[i] for i in wanted])):
                 sys.exit(f"decode_block differs from pickle.loads ({n} postings, values {kind}, weights {weights})")
             checked += 1
+# Phrases (consecutive_docs, indexer/arrayscore.py): the documents where the words' positions,
+# as the format encodes them, are consecutive, as _consecutive finds them from decode_positions.
+from indexer.arrayscore import _consecutive
+fmt = TermPositions()
+for words in (1, 2, 3, 5):
+    for spread in (3, 40, 70_000, 2**31 - 1):
+        values = [[], [], [], [], []]
+        for _ in range(300):
+            base = sorted(rng.sample(range(spread), min(spread, rng.choice([1, 1, 2, 5, 1200]))))
+            for k in range(words):
+                if rng.random() < 0.5:
+                    positions = [p + k for p in base if rng.random() < 0.8]
+                else:
+                    positions = sorted(rng.sample(range(spread), min(spread, rng.randint(1, 9))))
+                value = fmt.encode(positions) if positions else fmt.encode([])
+                values[k].append(value[:-1] if rng.random() < 0.5 else value)     # STOP cut off in a block
+        lists = values[:words]
+        want = bytes(_consecutive(fmt, [lst[i] for lst in lists]) for i in range(len(lists[0])))
+        if bytes(module.consecutive_docs(lists) or b"?") != want:
+            sys.exit(f"consecutive_docs differs from _consecutive ({words} words, positions up to {spread})")
+        checked += 1
+for odd in ([[b"x"]], [[fmt.encode([1, 2])[:-3]]], [[fmt.encode([1]) + b"K"]], [[fmt.encode([3])], []],
+            [[b"\x00\x00\x00\x05" + fmt.encode([1, 2])[4:]]], [["text"]], [], [[pickle.dumps([1], 4)]]):
+    if module.consecutive_docs(odd) is not None:
+        sys.exit(f"consecutive_docs reads {odd!r}: not None")
 print("ok", checked)
 """
 

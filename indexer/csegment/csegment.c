@@ -4,10 +4,13 @@
  *   posting_pool.c  the pool of a segment's postings: grouped by term, spilled, merged
  *   block_read.c    a posting block's docnums and weights, and some values, without
  *                   unpickling the rest (indexer/postings.py)
+ *   phrase.c        which documents have a phrase's words at consecutive positions
+ *                   (indexer/arrayscore.py)
  * Built at install time (python -m indexer.csegment), checked against the Python code. */
 #include "term_blocks.c"
 #include "posting_pool.c"
 #include "block_read.c"
+#include "phrase.c"
 
 static PyMethodDef methods[] = {
     {"encode_term", (PyCFunction)(void (*)(void))encode_term, METH_FASTCALL,
@@ -15,6 +18,8 @@ static PyMethodDef methods[] = {
     {"set_length_table", set_length_table, METH_O, "whoosh.util.numeric._length_byte_cache, once"},
     {"decode_block", (PyCFunction)(void (*)(void))decode_block, METH_FASTCALL,
      "decode_block(data, count, wanted) -> (docnums, weights, values) | None"},
+    {"consecutive_docs", consecutive_docs, METH_O,
+     "consecutive_docs([values per word]) -> bytearray (1 where the words are consecutive) | None"},
     {NULL, NULL, 0, NULL}
 };
 
