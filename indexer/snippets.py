@@ -30,8 +30,9 @@ SURROUND_CHARS = 80     # shown before the first mark
 CONFIRM_CHARS = 24      # context on each side of a probe hit: enough for the segmenters to agree
 MAX_PROBE_HITS = 32     # places checked per body, at most
 SCAN_WINDOW = 400       # body characters searched for probe hits at a time (_ProbeScan)
-# ISRI stems are roots, often not substrings of the word (حالة → حله): for Arabic terms, a body
-# where no probe hit was confirmed still has its start analyzed, if Arabic letters are there.
+# ISRI stems are roots, often not substrings of the word (حالة → حله): a short Arabic probe
+# allows a long vowel between its letters (_ROOT_INFIX), and for Arabic terms a body where no
+# probe hit was confirmed still has its start analyzed, if Arabic letters are there.
 ROOT_FALLBACK_CHARS = 600
 MAX_WORD_CHARS = 64     # stored words starting this far before a probe hit are not checked
 _ARABIC_LETTER = regex.compile(r"[\u0620-\u064A\u066E-\u06D3\u06FA-\u06FF]")
@@ -84,6 +85,11 @@ _VARIANTS = _letter_variants()
 # What the folding drops may stand between two letters: combining accents (text typed
 # decomposed), tashkeel and tatweel.
 _DROPPED = r"[\u0300-\u036f\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]*"
+# An Arabic stem of up to four letters is mostly a root, which a word spells with a long vowel
+# or a hamza's seat between its letters (نشد: النشيد, قرن: القرون, اسا: آسيا): such a probe
+# allows one of them between each two letters.
+MAX_ROOT_LETTERS = 4
+_ROOT_INFIX = "(?:[\u0627\u0622\u0623\u0625\u0648\u0624\u064A\u0626\u0649]" + _DROPPED + ")?"
 
 
 def _fold(term: str) -> str:
@@ -104,7 +110,10 @@ def _probe_pattern(probe: str) -> str:
     case, with dropped marks allowed between letters; a Latin-script probe starts a word
     ("art" inside "party" is not worth confirming)."""
     letters = [f"[{regex.escape(_VARIANTS[ch])}]" if ch in _VARIANTS else regex.escape(ch) for ch in probe]
-    pattern = _DROPPED.join(letters)
+    joint = _DROPPED
+    if len(probe) <= MAX_ROOT_LETTERS and all(_is_arabic(ch) for ch in probe):
+        joint = _DROPPED + _ROOT_INFIX
+    pattern = joint.join(letters)
     if probe[:1].isascii() and probe[:1].isalnum():
         pattern = r"(?<![\p{L}\p{N}\p{M}])" + pattern
     return pattern

@@ -157,3 +157,26 @@ def test_a_snippet_is_the_same_as_from_a_scan_of_the_whole_body(monkeypatch, win
     whole = [snippet(query, body, lang) for lang, query, body in cases]
     assert lazy == whole and all(marks(html) for html in lazy), lazy
     assert len(marks(lazy[1])) >= 2 and len(marks(lazy[4])) >= 2     # more than the first place's
+
+
+@pytest.mark.parametrize("query, body_word", [
+    ("آسيا", "آسيا"),          # the root اسا: the word has a yeh between its last two letters
+    ("النشيد", "النشيد"),      # نشد
+    ("قرن", "القرون"),         # a broken plural: a waw between the root's last two letters
+])
+def test_an_arabic_root_is_found_past_the_start_of_a_long_body(query, body_word):
+    # Deep in the body, beyond the start that is analyzed when no probe hit is confirmed: the
+    # root's probe allows a long vowel or a hamza's seat between its letters.
+    body = "وناقش المسؤولون ميزانية الميناء. " * 40 + f"وقال إن {body_word} مهم. " + "وناقش المسؤولون ميزانية الميناء. " * 5
+    assert len(body) > 2 * snippets.ROOT_FALLBACK_CHARS
+    html = snippet(query, body, "ar")
+    assert body_word in marks(html), html
+
+
+def test_a_root_probe_hit_in_a_word_of_another_root_is_not_marked():
+    # اسا (آسيا) also hits أساس, whose stem is اسس: the analyzer does not confirm it.
+    body = "وناقش المسؤولون ميزانية الميناء. " * 40 + "وهذا أساس الاتفاق. " + "وناقش المسؤولون ميزانية الميناء. " * 5
+    terms = set(query_terms("آسيا", "ar", query_lang="ar"))
+    assert snippets.likely_matches(body, terms)
+    html = make_snippet(body, terms, field_analyzer("ar"))
+    assert not marks(html), html
