@@ -28,7 +28,7 @@ SNIPPET_CHARS = 240
 SCAN_CHARS = 320        # bodies up to this long are highlighted whole
 SURROUND_CHARS = 80     # shown before the first mark
 CONFIRM_CHARS = 24      # context on each side of a probe hit: enough for the segmenters to agree
-MAX_PROBE_HITS = 32     # places checked per body, at most
+MAX_PROBE_HITS = 32     # places checked per body, at most (and as many for one-letter probes)
 SCAN_WINDOW = 400       # body characters searched for probe hits at a time (_ProbeScan)
 # ISRI stems are roots, often not substrings of the word (حالة → حله): a short Arabic probe
 # allows a long vowel between its letters (_ROOT_INFIX), and for Arabic terms a body where no
@@ -140,23 +140,30 @@ class _ProbeScan:
             body = to_simplified_same_length(body)   # the index folds Traditional Chinese
         self.body = body
         self.stop_at = len(body)
+        # the kinds of probe there are: one letter (False) and longer (True); see __iter__
+        self.kinds = {len(probe) > 1 for probe in map(_probe, terms) if probe}
         # a match may run past its window's end by its probe's letters and the marks between them
         self.slack = 4 * max((len(t) for t in terms), default=0) + 16
 
     def __iter__(self):
         if self.pattern is None:
             return
-        body, count, pos = self.body, 0, 0
+        body, pos = self.body, 0
+        # hits of one-letter probes counted apart: a Thai query cut into a stray letter (ทำนา|กอ|น)
+        # hits all over a body, and used up the budget before the query's words were reached
+        counts = [0, 0]           # [one letter, longer]
         while pos < min(self.stop_at, len(body)):
             end = pos + SCAN_WINDOW
             # overlapped: one match per start, in order; the next window finds those from `end`
             for m in self.pattern.finditer(body, pos, min(len(body), end + self.slack), overlapped=True):
                 if m.start() >= end:
                     break
-                yield m.start(), True
-                count += 1
-                if count >= MAX_PROBE_HITS:
-                    return
+                longer = m.end() - m.start() > 1
+                if counts[longer] < MAX_PROBE_HITS:
+                    counts[longer] += 1
+                    yield m.start(), True
+                    if all(counts[kind] >= MAX_PROBE_HITS for kind in self.kinds):
+                        return
             pos = end
             yield pos, False
 

@@ -106,9 +106,13 @@ def test_arabic_roots_are_looked_for_only_where_there_are_arabic_letters():
 
 
 def _whole_body_hits(body: str, terms) -> list[int]:
-    """The probe hits of a whole-body scan: what the windowed scan must find, in order."""
+    """The probe hits of a whole-body scan: what the windowed scan must find, in order (the
+    first MAX_PROBE_HITS of one-letter probes and as many of longer ones)."""
     pattern = snippets._probes(frozenset(terms))
-    return sorted({m.start() for m in pattern.finditer(body, overlapped=True)})[:snippets.MAX_PROBE_HITS]
+    matches = sorted({m.start(): m.end() - m.start() > 1 for m in pattern.finditer(body, overlapped=True)}.items())
+    kept = [at for at, longer in matches if longer][:snippets.MAX_PROBE_HITS]
+    kept += [at for at, longer in matches if not longer][:snippets.MAX_PROBE_HITS]
+    return sorted(kept)
 
 
 @pytest.mark.parametrize("lang, query", [("en", "harbour diplomacy"), ("th", "ท่าเรือ"), ("zh", "港口预算"),
@@ -180,3 +184,14 @@ def test_a_root_probe_hit_in_a_word_of_another_root_is_not_marked():
     assert snippets.likely_matches(body, terms)
     html = make_snippet(body, terms, field_analyzer("ar"))
     assert not marks(html), html
+
+
+def test_a_stray_letter_of_the_query_does_not_use_up_the_places_checked():
+    # ทำนาผ่อนผันกอนสำรวจ is cut into ทำนา|ผ่อนผัน|กอ|น|สำรวจ: the letter น is in almost every
+    # Thai word, and its hits alone once used up MAX_PROBE_HITS before the words were reached.
+    terms = set(query_terms("ทำนาผ่อนผันกอนสำรวจ", "th", query_lang="th"))
+    assert "น" in terms and "สำรวจ" in terms
+    body = FILLER["th"] * 30 + "เจ้าหน้าที่ออกสำรวจพื้นที่ " + FILLER["th"] * 5
+    hits = snippets.likely_matches(body, terms)
+    assert hits == _whole_body_hits(body, terms) and len(hits) > snippets.MAX_PROBE_HITS
+    assert "สำรวจ" in marks(snippet("ทำนาผ่อนผันกอนสำรวจ", body, "th"))
