@@ -120,28 +120,29 @@ def _probe_pattern(probe: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def _probes(terms: frozenset):
+def _probes(terms: frozenset) -> tuple:
+    """(one pattern for every term's probe, or None; the kinds of probe there are: one letter
+    (False) and longer (True), whose hits _ProbeScan counts apart)."""
     probes = sorted({p for p in map(_probe, terms) if p}, key=len, reverse=True)
-    return regex.compile("|".join(_probe_pattern(p) for p in probes)) if probes else None
+    pattern = regex.compile("|".join(_probe_pattern(p) for p in probes)) if probes else None
+    return pattern, frozenset(len(p) > 1 for p in probes)
 
 
 class _ProbeScan:
     """Where the query's terms probably occur in a body (likely_matches), found a window at a
     time, as events for _runs: (offset, True) for each hit, in order, and (offset, False) once
     the scan has passed that offset. Scanning ends at the body's end, after MAX_PROBE_HITS
-    hits, or at stop_at, which the caller may lower as it goes: a snippet needs only the hits up
-    to the end of its window, and the scan of the whole body was ~half of a snippet's time at
-    10k articles (74 µs of 156; the first hit alone: 26 µs)."""
+    hits of each kind of probe, or at stop_at, which the caller may lower as it goes: a snippet
+    needs only the hits up to the end of its window, and the scan of the whole body was ~half
+    of a snippet's time at 10k articles (74 µs of 156; the first hit alone: 26 µs)."""
 
     def __init__(self, body: str, terms):
         terms = frozenset(terms)
-        self.pattern = _probes(terms)
+        self.pattern, self.kinds = _probes(terms)
         if self.pattern is not None and any(_is_han(t[:1]) for t in terms):
             body = to_simplified_same_length(body)   # the index folds Traditional Chinese
         self.body = body
         self.stop_at = len(body)
-        # the kinds of probe there are: one letter (False) and longer (True); see __iter__
-        self.kinds = {len(probe) > 1 for probe in map(_probe, terms) if probe}
         # a match may run past its window's end by its probe's letters and the marks between them
         self.slack = 4 * max((len(t) for t in terms), default=0) + 16
 
@@ -169,11 +170,11 @@ class _ProbeScan:
 
 
 def likely_matches(body: str, terms) -> list[int]:
-    """Offsets in the body where a term probably occurs, in order (at most MAX_PROBE_HITS):
-    every occurrence of each term's probe (the folded term, stems by their first letters),
-    found in the raw text by a pattern that matches every form folding to it (folding the whole
-    body first cost as much as the rest of the snippet). Only a hint: a false hit is dropped by
-    _checked_marks, a miss costs the highlight."""
+    """Offsets in the body where a term probably occurs, in order (at most MAX_PROBE_HITS for
+    one-letter probes and as many for longer ones): every occurrence of each term's probe (the
+    folded term, stems by their first letters), found in the raw text by a pattern that matches
+    every form folding to it (folding the whole body first cost as much as the rest of the
+    snippet). Only a hint: a false hit is dropped by _checked_marks, a miss costs the highlight."""
     return [at for at, hit in _ProbeScan(body, terms) if hit]
 
 

@@ -108,7 +108,7 @@ def test_arabic_roots_are_looked_for_only_where_there_are_arabic_letters():
 def _whole_body_hits(body: str, terms) -> list[int]:
     """The probe hits of a whole-body scan: what the windowed scan must find, in order (the
     first MAX_PROBE_HITS of one-letter probes and as many of longer ones)."""
-    pattern = snippets._probes(frozenset(terms))
+    pattern, _ = snippets._probes(frozenset(terms))
     matches = sorted({m.start(): m.end() - m.start() > 1 for m in pattern.finditer(body, overlapped=True)}.items())
     kept = [at for at, longer in matches if longer][:snippets.MAX_PROBE_HITS]
     kept += [at for at, longer in matches if not longer][:snippets.MAX_PROBE_HITS]
