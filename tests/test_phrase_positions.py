@@ -63,6 +63,7 @@ def test_repeated_positions_and_a_word_twice(consecutive_docs):
     [[encoded([1, 2], False)], []],                 # lists of different lengths
     [[b"\x00\x00\x00\x05" + encoded([1, 2], False)[4:]]],   # a count that is not the list's
     [[encoded([1, 2], False)[:-3]]],                # cut inside the list
+    [[encoded([], False)[:8]]],                     # cut inside the list's memo entry
     [[encoded([4], False) + b"K"]],                 # something after STOP
     [[b"\x00\x00\x00\x01" + pickle.dumps([1], 4)]],  # another protocol
     [[b"\x00\x00\x00\x01" + pickle.dumps([1.5], 2)]],   # not ints

@@ -46,8 +46,11 @@ static int decode_positions_value(PyObject *value, Positions *out) {
     p += 4;
     if (p[0] != 0x80 || p[1] != 2 || p[2] != ']') return PHRASE_UNKNOWN;
     p += 3;
-    if (p < end && *p == 'q') p += 2;
-    else if (p < end && *p == 'r') p += 5;
+    if (p < end && (*p == 'q' || *p == 'r')) {      /* the list's memo entry */
+        Py_ssize_t skip = *p == 'q' ? 2 : 5;
+        if (end - p < skip) return PHRASE_UNKNOWN;
+        p += skip;
+    }
     int64_t position = 0;
     int in_mark = 0;
     Py_ssize_t pending = 0;     /* items since the last APPEND(S) */
