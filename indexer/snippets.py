@@ -180,12 +180,14 @@ def likely_matches(body: str, terms) -> list[int]:
 
 def _checked_marks(body: str, scan, terms: frozenset, analyzer):
     """For runs of nearby probe hits: (first hit, spans of the term tokens the analyzer finds at
-    the hits). One analysis covers a run, from CONFIRM_CHARS before its first hit to twice that
-    after its last: enough context for the segmenters to cut the words at the hits as they do in
-    the whole body. Only a token at a hit counts (the context's edges may cut words)."""
+    the hits). One analysis covers a run: its words, where the text has spaces, else from
+    CONFIRM_CHARS before its first hit to twice that after its last, enough context for the
+    segmenters to cut the words at the hits as they do in the whole body (_words_around). Only a
+    token at a hit counts (the context's edges may cut words)."""
+    reach = max(map(len, terms), default=0)
     for run in _runs(scan):
-        start = max(0, run[0] - CONFIRM_CHARS)
-        text = body[start: run[-1] + 2 * CONFIRM_CHARS]
+        start, end = _words_around(body, run[0], run[-1] + reach)
+        text = body[start:end]
         spans = []
         try:
             for t in analyzer(text, mode="query", chars=True, removestops=False):
@@ -196,6 +198,18 @@ def _checked_marks(body: str, scan, terms: frozenset, analyzer):
         except Exception:  # a snippet must never fail a search
             spans = []
         yield run[0], spans
+
+
+def _words_around(body: str, first: int, last: int) -> tuple[int, int]:
+    """What _checked_marks analyzes for hits from first to last: from the space before the first
+    to the space after the last, where the text has spaces near them (each word is then whole,
+    and the analyzers cut no token across a space); else CONFIRM_CHARS before the first and
+    twice that after the last, context for the segmenters of unspaced text."""
+    before = body.rfind(" ", max(0, first - MAX_WORD_CHARS), first)
+    after = body.find(" ", last, last + MAX_WORD_CHARS)
+    if before < 0 and first > MAX_WORD_CHARS or after < 0 and last + MAX_WORD_CHARS < len(body):
+        return max(0, first - CONFIRM_CHARS), last + 2 * CONFIRM_CHARS
+    return before + 1, after if after >= 0 else len(body)
 
 
 def _runs(scan):

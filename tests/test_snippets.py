@@ -195,3 +195,30 @@ def test_a_stray_letter_of_the_query_does_not_use_up_the_places_checked():
     hits = snippets.likely_matches(body, terms)
     assert hits == _whole_body_hits(body, terms) and len(hits) > snippets.MAX_PROBE_HITS
     assert "สำรวจ" in marks(snippet("ทำนาผ่อนผันกอนสำรวจ", body, "th"))
+
+
+def test_hits_in_spaced_text_are_checked_in_their_whole_words_and_unspaced_text_in_a_window():
+    body = "The committee met again on Tuesday to discuss the harbour budget. " * 3
+    at = body.index("harbour")
+    start, end = snippets._words_around(body, at, at + 3)
+    assert body[start:end] == "harbour"
+    start, end = snippets._words_around(body, 0, 2)                    # the body's first word
+    assert body[start:end] == "The"
+    last = body.rindex("budget.")
+    assert body[slice(*snippets._words_around(body, last, last + 1))] == "budget."   # up to the end
+    unspaced = FILLER["zh"] * 20
+    at = unspaced.index("港口", 100)
+    start, end = snippets._words_around(unspaced, at, at + 2)
+    assert (start, end) == (at - snippets.CONFIRM_CHARS, at + 2 + 2 * snippets.CONFIRM_CHARS)
+
+
+@pytest.mark.parametrize("lang", ["en", "th", "zh"])
+def test_marks_are_the_same_from_whole_words_as_from_a_window(monkeypatch, lang):
+    # The words around the hits (spaced text) give the marks a window of context gives.
+    body = FILLER[lang] * 30 + {"en": "The harbour budget grew. ", "th": "งบประมาณท่าเรือเพิ่มขึ้น ",
+                                "zh": "港口预算增加了。"}[lang] + FILLER[lang] * 30
+    query = {"en": "harbour budget", "th": "งบประมาณท่าเรือ", "zh": "港口预算"}[lang]
+    words = snippet(query, body, lang)
+    monkeypatch.setattr(snippets, "_words_around", lambda text, first, last: (
+        max(0, first - snippets.CONFIRM_CHARS), last + 2 * snippets.CONFIRM_CHARS))
+    assert snippet(query, body, lang) == words and marks(words), words
