@@ -222,3 +222,21 @@ def test_marks_are_the_same_from_whole_words_as_from_a_window(monkeypatch, lang)
     monkeypatch.setattr(snippets, "_words_around", lambda text, first, last: (
         max(0, first - snippets.CONFIRM_CHARS), last + 2 * snippets.CONFIRM_CHARS))
     assert snippet(query, body, lang) == words and marks(words), words
+
+
+def test_no_analyzer_makes_a_token_across_a_space():
+    # What _words_around relies on: in spaced text a token never spans a space, so a hit's
+    # words analyzed alone give the tokens the whole body gives there.
+    from pathlib import Path
+
+    from analyzers import FIELD_LANGUAGES
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(Path(__file__).parent.parent.glob("corpus/*.txt"))]
+    texts += ["Hà Tĩnh và Hải Phòng, AM-FM 1,000.5 don't e-mail foo@bar.com http://x.y/z 3 000 km",
+              "ไฮฟอง และ ฮานอย  海防 市 和 河内", "وزارة  الخارجية ال فيتنامية"]
+    assert len(texts) >= 6
+    for lang in FIELD_LANGUAGES:
+        analyzer = field_analyzer(lang)
+        for text in texts:
+            spans = [text[t.startchar:t.endchar] for t in analyzer(text, mode="query", chars=True, removestops=False)]
+            assert spans and not [s for s in spans if " " in s], (lang, [s for s in spans if " " in s][:3])
