@@ -222,31 +222,27 @@ def _weights(weights, count: int) -> np.ndarray:
 _PREFIX_PER_POSTING, _PREFIX_EXTRA = 14, 64
 
 
+# csegment's reading functions by name, looked up once: None where it is not built
+_COMPILED: dict[str, object] = {}
+
+
+def _compiled(name: str):
+    if name not in _COMPILED:
+        from .csegment import load
+
+        _COMPILED[name] = getattr(load(), name, None)
+    return _COMPILED[name]
+
+
 def block_decoder():
     """csegment's decode_block (block_read.c), or None where it is not built: then every block
     is unpickled."""
-    global _decode_block
-    if _decode_block is _UNSET:
-        from .csegment import load
-
-        module = load()
-        _decode_block = getattr(module, "decode_block", None)
-    return _decode_block
+    return _compiled("decode_block")
 
 
 def consecutive_checker():
     """csegment's consecutive_docs (phrase.c), or None where it is not built."""
-    global _consecutive_docs
-    if _consecutive_docs is _UNSET:
-        from .csegment import load
-
-        _consecutive_docs = getattr(load(), "consecutive_docs", None)
-    return _consecutive_docs
-
-
-_UNSET = object()
-_decode_block = _UNSET
-_consecutive_docs = _UNSET
+    return _compiled("consecutive_docs")
 
 
 def _docnums_and_weights(decode, data, count: int, compression: int):

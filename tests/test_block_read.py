@@ -201,10 +201,10 @@ def test_an_index_reads_the_same_with_and_without_it(generated_engine, decode, m
             out.append((docnums.tolist(), weights.tolist(), wanted.tolist(), values))
         return out
 
-    monkeypatch.setattr(postings, "_decode_block", decode)
+    monkeypatch.setitem(postings._COMPILED, "decode_block", decode)
     rng.seed(1)
     compiled = everything()
-    monkeypatch.setattr(postings, "_decode_block", None)
+    monkeypatch.setitem(postings._COMPILED, "decode_block", None)
     assert postings.block_decoder() is None
     rng.seed(1)
     assert everything() == compiled
@@ -230,12 +230,12 @@ def test_phrases_match_the_same_documents_with_and_without_it(generated_engine, 
         return [[(r.id, round(r.score, 9)) for r in engine.search(SearchRequest(query=t, size=50, mode="lexical")).results]
                 for t in texts]
 
-    monkeypatch.setattr(postings, "_decode_block", decode)
-    monkeypatch.setattr(postings, "_consecutive_docs", csegment_module.consecutive_docs)
+    monkeypatch.setitem(postings._COMPILED, "decode_block", decode)
+    monkeypatch.setitem(postings._COMPILED, "consecutive_docs", csegment_module.consecutive_docs)
     compiled = pages()
     assert sum(bool(p) for p in compiled) >= 8
-    monkeypatch.setattr(postings, "_decode_block", None)
+    monkeypatch.setitem(postings._COMPILED, "decode_block", None)
     assert pages() == compiled
-    monkeypatch.setattr(postings, "_consecutive_docs", None)     # positions compared in Python too
+    monkeypatch.setitem(postings._COMPILED, "consecutive_docs", None)     # positions compared in Python too
     assert postings.consecutive_checker() is None
     assert pages() == compiled
