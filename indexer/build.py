@@ -27,6 +27,7 @@ from analyzers import EXACT_LANGUAGES, field_language, initialize as load_dictio
 from .article import Article, CorpusError
 from .corpus import article_hash, read_corpus
 from .docwriter import pooling_fields_in_c
+from .deflate import whoosh_compressing_here
 from .dense import get_encoder, unavailable_reason
 from .embedding import VectorReport, build_vectors, reusable_vectors
 from .postingpool import chunked_posting_pool
@@ -290,7 +291,7 @@ def build_index(corpus_dir, index_dir=None, rebuild: bool = False, progress: boo
             procs = procs or min(2, os.cpu_count() or 1)
             bar = _Progress(progress)
             with chunked_posting_pool(), term_at_a_time_field_writer(), storing_word_spans(), \
-                    pooling_fields_in_c():
+                    pooling_fields_in_c(), whoosh_compressing_here():
                 changes = iter(changes)
                 head = list(islice(changes, PARALLEL_THRESHOLD))
                 if procs > 1 and len(head) >= PARALLEL_THRESHOLD:

@@ -10,7 +10,6 @@ Whoosh's own error for a damaged index.
 import io
 import pickle
 import threading
-import zlib
 from bisect import bisect_right
 from collections import OrderedDict
 
@@ -19,6 +18,7 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3LeafMat
 from whoosh.system import _INT_SIZE, unpack_int
 from whoosh.util.numeric import byte_to_length
 
+from . import deflate
 from .termpresence import TermPresence
 
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
@@ -111,7 +111,7 @@ def read_postings(reader, fieldname: str, info, values: bool = False):
             id_parts.append(np.frombuffer(found[0], dtype=np.int64))
             tf_parts.append(_weights(found[1], count))
         else:
-            deltas, weights, block_values = pickle.loads(zlib.decompress(data) if compression else data)
+            deltas, weights, block_values = pickle.loads(deflate.decompress(data) if compression else data)
             id_parts.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
             tf_parts.append(_weights(weights, count))
             if values:
@@ -157,7 +157,7 @@ def _values_of_blocks(raw: bytes, wanted: np.ndarray) -> list | None:
             break
         if wanted_list[j] <= last_id:
             k = bisect_right(wanted_list, last_id, j)
-            data = zlib.decompress(data) if compression else data
+            data = deflate.decompress(data) if compression else data
             found = decode(data, count, wanted[j:k]) if decode else None   # by docnum, in C
             if found is not None:
                 out.extend(found[2])
@@ -251,11 +251,11 @@ def _docnums_and_weights(decode, data, count: int, compression: int):
     before the values, which are most of a text field's block (positions)."""
     if compression:
         if count > 3:
-            head = zlib.decompressobj().decompress(data, _PREFIX_PER_POSTING * count + _PREFIX_EXTRA)
+            head = deflate.decompressobj().decompress(data, _PREFIX_PER_POSTING * count + _PREFIX_EXTRA)
             found = decode(head, count, None)
             if found is not None:
                 return found
-        data = zlib.decompress(data)
+        data = deflate.decompress(data)
     return decode(data, count, None)
 
 

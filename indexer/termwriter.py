@@ -17,7 +17,6 @@ whoosh.codec.whoosh3.W3FieldWriter, so term_at_a_time_field_writer() swaps that 
 writer runs (as postingpool.py does for the pool); writer processes forked meanwhile inherit it.
 """
 import io
-import zlib
 from array import array
 from contextlib import contextmanager
 from itertools import groupby
@@ -28,6 +27,7 @@ from whoosh.codec import whoosh3
 from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import length_to_byte
 
+from . import deflate
 from .csegment import load_encoder
 
 _FIELD, _TERM = itemgetter(0), itemgetter(1)
@@ -128,7 +128,7 @@ def encode_term_reference(postings: list[tuple], field_lengths, fixed_size: int 
         data = dumps((deltas, mini_weights, mini_values), 2)
         compression = level if len(data) >= whoosh3.COMPRESSION_MIN_SIZE else 0
         if compression:
-            data = zlib.compress(data, compression)
+            data = deflate.compress(data, compression)
         header = dumps((len(ids), ids[-1], max_weight, compression, length_to_byte(min_length),
                         length_to_byte(max_length)), 2)
         size = len(header) + len(data)

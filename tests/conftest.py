@@ -35,6 +35,31 @@ def parallel_index_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def two_segment_index(tmp_path_factory):
+    """300 generated articles indexed by two writer processes: a segment each."""
+    from benchmarks import corpus_gen
+    from indexer.build import build_index
+
+    tmp = tmp_path_factory.mktemp("two-segments")
+    corpus = corpus_gen.generate(300, tmp / "corpus", seed=5, procs=1)
+    build_index(corpus, tmp / "index", procs=2, vectors=False)
+    return tmp / "index"
+
+
+@pytest.fixture(scope="session")
+def whoosh_searcher():
+    """whoosh_searcher(index_dir): a Whoosh searcher of the index's live generation."""
+    from whoosh import index as whoosh_index
+
+    from indexer import store
+
+    def opened(index_dir):
+        gen_dir = store.generation_dir(index_dir, store.current_generation(index_dir))
+        return whoosh_index.open_dir(str(gen_dir)).searcher()
+    return opened
+
+
+@pytest.fixture(scope="session")
 def web_app(web_index_dir):
     from web.app import create_app
 

@@ -26,10 +26,11 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "csegment", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit_csegment(void) {
-    PyObject *zlib = PyImport_ImportModule("zlib");
-    if (!zlib) return NULL;
-    zlib_compress = PyObject_GetAttrString(zlib, "compress");
-    Py_DECREF(zlib);
+    /* the Python term writer's compressor (ISA-L when installed), so the blocks are its bytes */
+    PyObject *deflate = PyImport_ImportModule("indexer.deflate");
+    if (!deflate) return NULL;
+    zlib_compress = PyObject_GetAttrString(deflate, "compress");
+    Py_DECREF(deflate);
     if (!zlib_compress || PyType_Ready(&PostingBufferType) < 0 || PyType_Ready(&MergeType) < 0) return NULL;
     if (!(s_stopped = PyUnicode_InternFromString("stopped")) || !(s_startchar = PyUnicode_InternFromString("startchar"))
         || !(s_endchar = PyUnicode_InternFromString("endchar")) || !(s_text = PyUnicode_InternFromString("text"))

@@ -16,7 +16,8 @@
  * anything outside what it was checked on (a weight that is not a float, a NaN, a value that
  * is not bytes, an id outside 0..2^31-1, a float too large for the term info, an empty joined
  * value): the caller then runs the Python reference, which raises or writes as Whoosh would.
- * zlib is called through Python's zlib.compress, so compressed blocks are its bytes too.
+ * Blocks are compressed through indexer.deflate.compress, as the Python writer does, so
+ * compressed blocks are its bytes too.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -29,7 +30,7 @@
 #define LENGTH_CUTOFF 106374        /* whoosh.util.numeric.length_to_byte: at or past it, 255 */
 #define SPELLING_DOCNUM -1
 
-static PyObject *zlib_compress;     /* zlib.compress */
+static PyObject *zlib_compress;     /* indexer.deflate.compress */
 static long length_table[256];      /* whoosh.util.numeric._length_byte_cache */
 static int length_table_size = -1;  /* until set_length_table() */
 
