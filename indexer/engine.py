@@ -32,6 +32,7 @@ from .query import build_query, constraint_query, field_analyzer, parse_user_que
 from .query_cache import QueryCache
 from .results import Hit, SearchError, SearchRequest, SearchResponse
 from .snippets import make_snippet
+from .stored import stored_fields
 from .vectors import VectorSet
 from .wordspans import BODY_SPANS
 
@@ -198,7 +199,7 @@ class SearchEngine:
         terms = self._highlight_terms(compiled)
         start = (request.page - 1) * request.size
         for score, docnum in found.matches.top(request.page * request.size)[start:]:
-            response.results.append(self._hit(searcher.stored_fields(docnum), score, terms))
+            response.results.append(self._hit(stored_fields(searcher, docnum), score, terms))
 
     def _fused_page(self, gen, searcher, compiled, filters, request, response, pending) -> None:
         """Dense or hybrid: fuse, then count the facets of everything either list matched."""
@@ -218,7 +219,7 @@ class SearchEngine:
             for _, docnum in lexical_top[first:first + math.ceil(EARLY_HIT_SHARE * request.size)]:
                 if pending.done():
                     return
-                ready[docnum] = self._hit(searcher.stored_fields(docnum), 0.0, terms)
+                ready[docnum] = self._hit(stored_fields(searcher, docnum), 0.0, terms)
 
         ranked, found = self._ranking(gen, searcher, compiled, filters, response.mode, depth,
                                       pending, while_embedding=while_embedding)
@@ -234,7 +235,7 @@ class SearchEngine:
             if docnum in ready:
                 response.results.append(replace(ready[docnum], score=round(float(score), 4)))
             elif docnum is not None:
-                response.results.append(self._hit(searcher.stored_fields(docnum), score, terms))
+                response.results.append(self._hit(stored_fields(searcher, docnum), score, terms))
 
     def _ranking(self, gen, searcher, compiled, filters, mode, depth, pending, while_embedding=None):
         """(fused [(id, score)], the lexical matches under the filters or None).
