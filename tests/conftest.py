@@ -47,19 +47,6 @@ def two_segment_index(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def whoosh_searcher():
-    """whoosh_searcher(index_dir): a Whoosh searcher of the index's live generation."""
-    from whoosh import index as whoosh_index
-
-    from indexer import store
-
-    def opened(index_dir):
-        gen_dir = store.generation_dir(index_dir, store.current_generation(index_dir))
-        return whoosh_index.open_dir(str(gen_dir)).searcher()
-    return opened
-
-
-@pytest.fixture(scope="session")
 def web_app(web_index_dir):
     from web.app import create_app
 

@@ -15,8 +15,9 @@ from whoosh.columns import VarBytesColumn
 
 from indexer import deflate, store
 from indexer.engine import SearchEngine
-from indexer.postings import _blocks, _posting_bytes
+from indexer.postings import _blocks
 from indexer.results import SearchRequest
+from test_termwriter import _searcher, _terms     # a live generation's searcher; per segment and term, its posting bytes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,26 +27,23 @@ def test_isal_compresses_where_it_has_wheels():
         assert deflate.IMPLEMENTATION == "isal"
 
 
-def test_what_the_index_compresses_zlib_decompresses(two_segment_index, whoosh_searcher):
+def test_what_the_index_compresses_zlib_decompresses(two_segment_index):
     # Whoosh's writers get their compressor back after the reindex.
     assert whoosh3.zlib is zlib and columns.CompressedBytesColumn.Writer.add is not deflate._add_deflated
+    segments = _terms(two_segment_index)
+    assert len(segments) == 2
     blocks = documents = 0
-    with whoosh_searcher(two_segment_index) as searcher:
-        readers = searcher.reader().readers
-        assert len(readers) == 2
-        for reader in readers:
-            for fieldname, text in reader.all_terms():
-                info = reader._terms.term_info(fieldname, text)
-                if info.is_inlined():
-                    continue
-                raw = _posting_bytes(reader, info)
-                if raw[:len(whoosh3.WHOOSH3_HEADER_MAGIC)] != whoosh3.WHOOSH3_HEADER_MAGIC:
-                    continue
-                for _, _, compression, data in _blocks(raw):
-                    if compression:
-                        assert zlib.decompress(data) == deflate.decompress(data)
-                        pickle.loads(zlib.decompress(data))
-                        blocks += 1
+    for segment in segments:
+        for *_, raw in segment.values():
+            if raw[:len(whoosh3.WHOOSH3_HEADER_MAGIC)] != whoosh3.WHOOSH3_HEADER_MAGIC:
+                continue        # inlined in the term info
+            for _, _, compression, data in _blocks(raw):
+                if compression:
+                    assert zlib.decompress(data) == deflate.decompress(data)
+                    pickle.loads(zlib.decompress(data))
+                    blocks += 1
+    with _searcher(two_segment_index) as searcher:
+        for reader in searcher.reader().readers:
             column = reader._perdoc._cached_reader("_stored", whoosh3.STORED_COLUMN)._child
             for docnum in range(reader.doc_count_all()):
                 fields = pickle.loads(zlib.decompress(VarBytesColumn.Reader.__getitem__(column, docnum)))

@@ -2,12 +2,13 @@
 import pytest
 
 from indexer.stored import stored_fields
+from test_termwriter import _searcher      # a Whoosh searcher of the index's live generation
 
 
 @pytest.mark.parametrize("index", ["two_segment_index", "web_index_dir"])
-def test_stored_fields_are_whooshs(index, request, whoosh_searcher):
+def test_stored_fields_are_whooshs(index, request):
     index_dir = request.getfixturevalue(index)
-    with whoosh_searcher(index_dir) as searcher:
+    with _searcher(index_dir) as searcher:
         readers = getattr(searcher.reader(), "readers", [searcher.reader()])
         assert len(readers) == (2 if index == "two_segment_index" else 1)
         docnums = range(searcher.reader().doc_count_all())
