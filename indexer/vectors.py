@@ -90,7 +90,7 @@ class VectorSet:
         starts = [i for i in range(len(self.ids)) if i == 0 or self.ids[i] != self.ids[i - 1]]
         self.starts = np.asarray(starts, dtype=np.int64)
         self.ends = np.append(self.starts[1:], len(self.ids)).astype(np.int64)
-        self._article_scales = None
+        self._chunks = None       # the int8 kernel's shares of work (quantized.article_chunks)
         self.articles = [self.ids[i] for i in starts]
         self.article_langs = np.asarray([self.langs[i] for i in starts], dtype=object)
         self.position = {doc_id: n for n, doc_id in enumerate(self.articles)}
@@ -159,13 +159,17 @@ class VectorSet:
         """The int8 scorer, when these rows have codes and it is built; else None."""
         return quantized.load_scorer() if self.codes is not None and len(self.ids) else None
 
-    def approximate_article_scores(self, query_vector: np.ndarray, scorer) -> tuple[np.ndarray, np.ndarray]:
-        """(every article's best-passage cosine from the int8 rows, the standard deviation of
-        each one's error: its largest passage scale × quantized.error_sigma)."""
-        rows = scorer.scores(self.codes, self.scales, query_vector)
-        if self._article_scales is None:
-            self._article_scales = scorer.group_max(self.scales, self.starts)
-        return scorer.group_max(rows, self.starts), self._article_scales * quantized.error_sigma(query_vector)
+    def approximate_article_scores(self, query_vector: np.ndarray, scorer) -> "QueryScores":
+        """Every article's best-passage cosine from the int8 rows, each within ± its margin
+        (RESCORE_SIGMAS standard deviations of its error: its largest passage scale ×
+        quantized.error_sigma) of the exact one, and the per-language sums for standardize();
+        all in one pass of the kernel."""
+        names, codes, _ = self._language_groups
+        if self._chunks is None:
+            self._chunks = quantized.article_chunks(self.starts)
+        values, margin, sums = scorer.article_scores(self.codes, self.scales, query_vector, self.starts,
+                                                     self._chunks, codes, len(names), RESCORE_SIGMAS)
+        return QueryScores(values, query_vector, 0.0, 1.0, margin, sums=sums)
 
     def exact_article_scores(self, query_vector: np.ndarray, articles: np.ndarray) -> np.ndarray:
         """article_scores for the given articles only, from their float32 rows."""
@@ -228,20 +232,21 @@ class VectorSet:
         scorer = self._scorer()
         if scorer is None:
             return QueryScores(self.article_scores(query_vector), query_vector, 0.0, 1.0, None)
-        scores, sigma = self.approximate_article_scores(query_vector, scorer)
-        return QueryScores(scores, query_vector, 0.0, 1.0, RESCORE_SIGMAS * sigma)
+        return self.approximate_article_scores(query_vector, scorer)
 
     def standardize(self, cosines: "QueryScores") -> "QueryScores":
         """Per-language z-scores of cosines (see standardized); in C when the scorer's library
-        is built (the same statistics in three passes: 2.6 → 0.3-0.7 ms at 100,000 articles)."""
+        is built (the same statistics in three passes: 2.6 → 0.3-0.7 ms at 100,000 articles; in
+        one when the int8 kernel brought each language's sums)."""
         scores, margin = cosines.values, cosines.margin
         if not len(scores):
             return cosines
-        names, codes, _ = self._language_groups
+        names, codes, counts = self._language_groups
         kernels = quantized.load_scorer()
         if kernels is not None:
             values, margin, center, spread = kernels.standardize(
-                scores, codes, len(names), MIN_CENTER_ARTICLES, MIN_LANGUAGE_ARTICLES, margin)
+                scores, codes, len(names), MIN_CENTER_ARTICLES, MIN_LANGUAGE_ARTICLES, margin,
+                sums=cosines.sums, counts=counts)
             return QueryScores(values, cosines.query, center, spread, margin, groups=codes)
         center, spread = quantized.group_standardization(scores, codes, len(names), MIN_CENTER_ARTICLES,
                                                          MIN_LANGUAGE_ARTICLES)
@@ -351,6 +356,7 @@ class QueryScores:
     spread: np.ndarray | float
     margin: np.ndarray | None
     groups: np.ndarray | None = None
+    sums: np.ndarray | None = None    # per language: the sum of values and of their squares, if known
 
     def rescale(self, cosines: np.ndarray, articles: np.ndarray) -> np.ndarray:
         """Exact cosines of the given articles, on the scale of values."""

@@ -86,10 +86,27 @@ def test_kernel_equals_numpy_bit_for_bit(scorer, rows, dim):
         scorer.scores(codes, scales, query[:-1])
 
 
+def _fused_matches_the_passes(scorer, codes, scales, query, starts, langs, nlang, chunk_rows):
+    """Asserts that article_scores gives what scores, group_max, the margin's product and
+    bincount give apart (its scores and margins bit for bit)."""
+    best, margin, sums = scorer.article_scores(codes, scales, query, starts,
+                                               quantized.article_chunks(starts, chunk_rows), langs, nlang,
+                                               RESCORE_SIGMAS)
+    rows = quantized.reference_scores(codes, scales, query)
+    assert np.array_equal(best, np.maximum.reduceat(rows, starts))
+    assert np.array_equal(margin, np.maximum.reduceat(scales, starts) * quantized.error_sigma(query)
+                          * RESCORE_SIGMAS)
+    exact = best.astype(np.float64)
+    assert np.allclose(sums[:, 0], np.bincount(langs, weights=exact, minlength=nlang), rtol=1e-12)
+    assert np.allclose(sums[:, 1], np.bincount(langs, weights=exact ** 2, minlength=nlang), rtol=1e-12)
+
+
 _LOOP_SCRIPT = r"""
 import sys
 import numpy as np
+sys.path.insert(0, "tests")
 from indexer.quantized import Int8Scorer, PARALLEL_ROWS, reference_scores
+from test_quantized import _fused_matches_the_passes
 scorer = Int8Scorer(sys.argv[1])
 rng = np.random.default_rng(3)
 for rows, dim in ((5, 384), (6, 37), (PARALLEL_ROWS + 3, 64), (PARALLEL_ROWS + 40, 384)):
@@ -97,6 +114,8 @@ for rows, dim in ((5, 384), (6, 37), (PARALLEL_ROWS + 3, 64), (PARALLEL_ROWS + 4
     scales = rng.random(rows, dtype=np.float32)
     query = rng.standard_normal(dim).astype(np.float32)
     assert np.array_equal(scorer.scores(codes, scales, query), reference_scores(codes, scales, query)), (rows, dim)
+    starts = np.flatnonzero(np.r_[True, rng.random(rows - 1) < 0.3])
+    _fused_matches_the_passes(scorer, codes, scales, query, starts, rng.integers(0, 4, size=len(starts)), 4, 64)
 print(scorer.loop)
 """
 
@@ -122,6 +141,37 @@ def test_avx512_and_avx2_loops_both_run_and_equal_numpy_bit_for_bit(scorer):
 
 
 @needs_compiler
+@pytest.mark.parametrize("rows,dim,chunk_rows", [(1, 384, 4096), (9, 37, 3), (500, 384, 7),
+                                                 (quantized.PARALLEL_ROWS + 3, 64, quantized.CHUNK_ROWS)])
+def test_fused_article_scores_equal_the_separate_passes(scorer, rows, dim, chunk_rows):
+    # chunks of a few rows: articles longer than a chunk, and many chunks per thread
+    rng = np.random.default_rng(rows + dim)
+    codes = rng.integers(-127, 128, size=(rows, dim), dtype=np.int8)
+    scales = rng.random(rows, dtype=np.float32)
+    query = rng.standard_normal(dim).astype(np.float32)
+    starts = np.flatnonzero(np.r_[True, rng.random(rows - 1) < 0.3])
+    langs = rng.integers(0, 5, size=len(starts))
+    _fused_matches_the_passes(scorer, codes, scales, query, starts, langs, 5, chunk_rows)
+
+
+@needs_compiler
+def test_fused_article_scores_refuse_articles_out_of_order_or_language_out_of_range(scorer):
+    rng = np.random.default_rng(9)
+    codes = rng.integers(-127, 128, size=(20, 16), dtype=np.int8)
+    scales = rng.random(20, dtype=np.float32)
+    query = rng.standard_normal(16).astype(np.float32)
+    starts, langs = np.array([0, 5, 9, 14]), np.array([0, 1, 1, 2])
+    chunks = quantized.article_chunks(starts, 8)
+    scorer.article_scores(codes, scales, query, starts, chunks, langs, 3, RESCORE_SIGMAS)
+    for bad_starts, bad_langs, nlang in (([0, 9, 5, 14], langs, 3), ([0, 5, 9, 25], langs, 3),
+                                         ([0, 5, 5, 14], langs, 3), (starts, [0, 1, 3, 2], 3),
+                                         (starts, [0, -1, 1, 2], 3), ([1, 5, 9, 14], langs, 3)):
+        with pytest.raises(ValueError):
+            scorer.article_scores(codes, scales, query, np.array(bad_starts), chunks, np.array(bad_langs),
+                                  nlang, RESCORE_SIGMAS)
+
+
+@needs_compiler
 def test_standardization_in_c_is_numpys(scorer):
     # Languages too small for their own mean (< 3) or spread (< 30) take the collection's.
     rng = np.random.default_rng(4)
@@ -142,6 +192,13 @@ def test_standardization_in_c_is_numpys(scorer):
     assert len(set(spread[codes][small])) == 1 and len(set(center[codes][np.isin(langs, ["xx", "yy"])])) == 1
     assert np.allclose(z_margin, margin / spread[codes], rtol=1e-5, atol=1e-5)
     assert (z_margin >= margin / spread[codes]).all()
+    # from each language's sums (as the fused kernel makes them): the same, in one pass
+    x = scores.astype(np.float64)
+    sums = np.stack([np.bincount(codes, weights=x), np.bincount(codes, weights=x * x)], axis=1)
+    z2, z2_margin, center2, spread2 = scorer.standardize(scores, codes, len(names), MIN_CENTER_ARTICLES,
+                                                         MIN_LANGUAGE_ARTICLES, margin, sums=sums)
+    assert np.allclose(center2, center, rtol=1e-12) and np.allclose(spread2, spread, rtol=1e-9)
+    assert np.allclose(z2, z, rtol=1e-5, atol=1e-5) and np.allclose(z2_margin, z_margin, rtol=1e-5)
 
 
 @needs_compiler

@@ -5,6 +5,7 @@
     approx = scorer.scores(codes, scales, q)    # float32 (rows,) ≈ matrix @ q
     approx - matrix @ q                         # ~ normal, std scales * error_sigma(q)
     scorer.group_max(approx, starts)            # each article's best passage
+    scorer.article_scores(codes, scales, q, starts, chunks, langs, nlang, 7.0)   # both at once, in the cache
     scorer.standardize(...)                     # per-language z-scores (group_standardization in C)
     scorer.top_candidates(z, margin, k)         # the articles that may still reach the top k
     scorer.ranges_max_dot(matrix, starts, ends, q)   # their best passages' float32 products, in place
@@ -36,6 +37,7 @@ CODE_MAX = 127            # int8 codes in [-127, 127]: symmetric, so -x quantize
 QUERY_MAX = 32767         # the query in int16
 MAX_DIM = 16384           # 127 * 32767 * 16384 < 2**31: the kernel's int32 sums cannot overflow
 PARALLEL_ROWS = 65536     # below this, waking a second thread costs more than it saves
+CHUNK_ROWS = 4096         # rows of whole articles a thread takes at a time in article_scores
 
 
 def disabled() -> bool:
@@ -102,6 +104,18 @@ class Int8Scorer:
         self._ranges_max_dot.restype = None
         self._ranges_max_dot.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p,
                                          ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+        self._article_scores = library.ps_int8_article_scores
+        self._article_scores.restype = ctypes.c_long
+        self._article_scores.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long,
+                                         ctypes.c_void_p, ctypes.c_float, ctypes.c_void_p, ctypes.c_long,
+                                         ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_long,
+                                         ctypes.c_float, ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p,
+                                         ctypes.c_void_p, ctypes.c_int]
+        self._standardize_sums = library.ps_standardize_sums
+        self._standardize_sums.restype = None
+        self._standardize_sums.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long,
+                                           ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long,
+                                           ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         self._top_candidates = library.ps_top_candidates
         self._top_candidates.restype = ctypes.c_long
         self._top_candidates.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long,
@@ -126,25 +140,73 @@ class Int8Scorer:
         out *= np.float32(t)
         return out
 
+    def article_scores(self, codes: np.ndarray, scales: np.ndarray, query: np.ndarray, starts: np.ndarray,
+                       chunks: np.ndarray, langs: np.ndarray, nlang: int, sigmas: float):
+        """scores() and group_max() in one pass, while the row scores are in the cache (see
+        ps_int8_article_scores): (each article's best-passage score, its rescoring margin
+        sigmas × its largest row scale × error_sigma(query), and per language the sum of the
+        scores and of their squares, shape (nlang, 2), for standardize(sums=...)). starts: each
+        article's first row, from 0, increasing; chunks: the first article of each share of work
+        (article_chunks); langs[a] in [0, nlang)."""
+        rows, dim = codes.shape
+        starts = np.ascontiguousarray(starts, dtype=np.int64)
+        chunks = np.ascontiguousarray(chunks, dtype=np.int64)
+        langs = np.ascontiguousarray(langs, dtype=np.int64)
+        n = len(starts)
+        if dim > MAX_DIM or len(scales) != rows or len(query) != dim or len(langs) != n or (
+                n and (starts[0] != 0 or len(chunks) == 0 or chunks[0] != 0)):
+            raise ValueError(f"codes {codes.shape}, scales {scales.shape}, query {np.shape(query)}, "
+                             f"{n} articles, {len(langs)} languages")
+        codes = np.ascontiguousarray(codes, dtype=np.int8)
+        scales = np.ascontiguousarray(scales, dtype=np.float32)
+        k, t = query_codes(query)
+        out = np.empty(n, dtype=np.float32)
+        margin = np.empty(n, dtype=np.float32)
+        sums = np.zeros((nlang, 2), dtype=np.float64)
+        done = self._article_scores(codes.ctypes.data, scales.ctypes.data, rows, dim, k.ctypes.data, t,
+                                    starts.ctypes.data, n, chunks.ctypes.data, len(chunks),
+                                    langs.ctypes.data, nlang, error_sigma(query), sigmas,
+                                    out.ctypes.data, margin.ctypes.data, sums.ctypes.data,
+                                    self.threads if rows >= PARALLEL_ROWS else 1)
+        if done == -2:
+            raise ValueError("article starts must increase inside the rows, chunks inside the articles, "
+                             "languages in [0, nlang)")
+        if done < 0:
+            raise MemoryError("article_scores")
+        return out, margin, sums
+
     def standardize(self, scores: np.ndarray, codes: np.ndarray, groups: int, min_center: int,
-                    min_spread: int, margin: np.ndarray | None = None):
+                    min_spread: int, margin: np.ndarray | None = None, sums: np.ndarray | None = None,
+                    counts: np.ndarray | None = None):
         """Per-group z-scores of scores (see ps_standardize in int8_scores.c; group_standardization
         is the same in numpy): (z float32, margin on the z scale or None, center and spread per
         group). margin: each score's rescoring margin in cosine units. 2.6 → 0.3 ms for 100,000
-        articles, 32 → 3 ms for 1M."""
+        articles, 32 → 3 ms for 1M. sums: per group the sum of the scores and of their squares
+        (article_scores makes them), which leaves one pass over the scores instead of three;
+        counts: the scores per group, if known."""
         scores = np.ascontiguousarray(scores, dtype=np.float32)
         codes = np.ascontiguousarray(codes, dtype=np.int64)
         n = len(scores)
         if len(codes) != n or (margin is not None and len(margin) != n) or (n and codes.max() >= groups):
             raise ValueError("scores, codes and margin must have one value per article")
+        if sums is not None and np.shape(sums) != (groups, 2):
+            raise ValueError(f"sums of shape {np.shape(sums)}, not ({groups}, 2)")
         z = np.empty(n, dtype=np.float32)
         center, spread = np.zeros(groups), np.ones(groups)
         if margin is not None:
             margin = np.array(margin, dtype=np.float32)       # a copy: the kernel rescales it in place
         if n:
-            self._standardize(scores.ctypes.data, codes.ctypes.data, n, groups, min_center, min_spread,
-                              None if margin is None else margin.ctypes.data,
-                              center.ctypes.data, spread.ctypes.data, z.ctypes.data)
+            margin_at = None if margin is None else margin.ctypes.data
+            if sums is None:
+                self._standardize(scores.ctypes.data, codes.ctypes.data, n, groups, min_center, min_spread,
+                                  margin_at, center.ctypes.data, spread.ctypes.data, z.ctypes.data)
+            else:
+                counts = np.ascontiguousarray(np.bincount(codes, minlength=groups) if counts is None else counts,
+                                              dtype=np.int64)
+                sums = np.ascontiguousarray(sums, dtype=np.float64)
+                self._standardize_sums(scores.ctypes.data, codes.ctypes.data, n, groups, counts.ctypes.data,
+                                       sums.ctypes.data, min_center, min_spread, margin_at,
+                                       center.ctypes.data, spread.ctypes.data, z.ctypes.data)
         return z, margin, center, spread
 
     def group_max(self, scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -191,6 +253,16 @@ class Int8Scorer:
         if count < 0:
             raise MemoryError("top_candidates")
         return out[:count]
+
+
+def article_chunks(starts: np.ndarray, rows_per_chunk: int = CHUNK_ROWS) -> np.ndarray:
+    """The first article of each share of article_scores' work: whole articles, a new share
+    from the first article that starts past another multiple of rows_per_chunk."""
+    starts = np.asarray(starts, dtype=np.int64)
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    bucket = starts // rows_per_chunk
+    return np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]]).astype(np.int64)
 
 
 def top_candidates_reference(values: np.ndarray, margin: np.ndarray, k: int) -> np.ndarray:
@@ -254,7 +326,8 @@ def load_scorer(directory: Path | None = None) -> Int8Scorer | None:
 _CHECK_SCRIPT = r"""
 import sys
 import numpy as np
-from indexer.quantized import Int8Scorer, reference_scores, group_standardization, top_candidates_reference, PARALLEL_ROWS
+from indexer.quantized import (Int8Scorer, reference_scores, group_standardization, top_candidates_reference,
+                               article_chunks, error_sigma, PARALLEL_ROWS)
 scorer = Int8Scorer(sys.argv[1])
 rng = np.random.default_rng(7)
 for rows, dim in ((0, 384), (1, 384), (7, 384), (13, 37), (PARALLEL_ROWS + 5, 384), (9, 1000)):
@@ -268,6 +341,22 @@ for rows, dim in ((0, 384), (1, 384), (7, 384), (13, 37), (PARALLEL_ROWS + 5, 38
         starts = np.flatnonzero(np.r_[True, rng.random(rows - 1) < 0.4])
         if not np.array_equal(scorer.group_max(want, starts), np.maximum.reduceat(want, starts)):
             sys.exit(f"rows={rows}: group maxima differ from numpy")
+for rows, dim, chunk_rows in ((1, 384, 4096), (7, 37, 2), (500, 384, 16), (PARALLEL_ROWS + 5, 384, 4096)):
+    codes = rng.integers(-127, 128, size=(rows, dim), dtype=np.int8)
+    scales = rng.random(rows, dtype=np.float32)
+    query = rng.standard_normal(dim).astype(np.float32)
+    starts = np.flatnonzero(np.r_[True, rng.random(rows - 1) < 0.4])
+    langs = rng.integers(0, 3, size=len(starts))
+    best, margin, sums = scorer.article_scores(codes, scales, query, starts, article_chunks(starts, chunk_rows),
+                                               langs, 3, 7.0)
+    if not np.array_equal(best, scorer.group_max(reference_scores(codes, scales, query), starts)):
+        sys.exit(f"rows={rows} dim={dim}: the fused article scores differ from numpy")
+    if not np.array_equal(margin, scorer.group_max(scales, starts) * error_sigma(query) * 7.0):
+        sys.exit(f"rows={rows} dim={dim}: the fused margins differ from numpy")
+    want = np.stack([np.bincount(langs, weights=best.astype(np.float64), minlength=3),
+                     np.bincount(langs, weights=best.astype(np.float64) ** 2, minlength=3)], axis=1)
+    if not np.allclose(sums, want, rtol=1e-12, atol=1e-9):
+        sys.exit(f"rows={rows} dim={dim}: the fused per-language sums differ from numpy")
 for rows, dim, articles in ((1, 384, 1), (40, 384, 9), (300, 37, 50), (3000, 1000, 400)):
     matrix = rng.standard_normal((rows, dim)).astype(np.float32)
     query = rng.standard_normal(dim).astype(np.float32)
@@ -291,11 +380,14 @@ for n, k in ((1, 1), (10, 10), (500, 7), (100000, 100)):
 for n, groups in ((1, 1), (50, 3), (5000, 6)):
     x = (rng.standard_normal(n) * 0.05 + 0.8).astype(np.float32)
     codes = rng.integers(0, groups, size=n) if n > 1 else np.zeros(1, dtype=np.int64)
-    z, _, center, spread = scorer.standardize(x, codes, groups, 3, 30)
     c, s = group_standardization(x, codes, groups, 3, 30)
     want = ((x - c[codes]) / s[codes]).astype(np.float32)
-    if not np.allclose(z, want, rtol=1e-5, atol=1e-5):
-        sys.exit(f"n={n}: z-scores differ from numpy by {np.abs(z - want).max()}")
+    sums = np.stack([np.bincount(codes, weights=x.astype(np.float64), minlength=groups),
+                     np.bincount(codes, weights=x.astype(np.float64) ** 2, minlength=groups)], axis=1)
+    for given in (None, sums):
+        z, _, center, spread = scorer.standardize(x, codes, groups, 3, 30, sums=given)
+        if not np.allclose(z, want, rtol=1e-5, atol=1e-5):
+            sys.exit(f"n={n}: z-scores differ from numpy by {np.abs(z - want).max()}")
 print("ok")
 """
 
