@@ -174,3 +174,29 @@ def test_segments_merged_through_the_compiled_pool_keep_their_postings(tmp_path,
     merged, after = postings_by_article()
     assert segments == 2 and merged == 1 and sum(n > 0 for n in spills) > 5
     assert len(before) > 50000 and after == before
+
+
+@pytest.mark.parametrize("text", [
+    "river sea river hanoi sea river",                      # every boost 1.0: weights from the counts
+    "river sea river^0.5 sea^2 hanoi river^3 delta",      # the first other boost after terms seen twice
+    "lake^2 lake river lake^0.25",                          # from the first token on
+])
+@pytest.mark.parametrize("format_boost,field_boost", [(1.0, 1.0), (1.5, 2.0), (2.0, 3)])
+def test_add_field_makes_whooshs_postings_whatever_the_tokens_boosts(csegment_module, text, format_boost,
+                                                                      field_boost):
+    # Whoosh's path: Positions.word_values sums each term's boosts, times the format's boost;
+    # add_document multiplies by the field's boost (an int here: Python's arithmetic).
+    from whoosh import formats
+    from whoosh.analysis import DelimitedAttributeFilter, RegexTokenizer
+
+    from indexer.positions import _ONCE_MAX, encode_positions
+
+    analyzer = RegexTokenizer(r"\S+") | DelimitedAttributeFilter()     # "sea^2": boost 2.0
+    want = [("body_en", word.encode(), 7, weight * field_boost, value) for word, _, weight, value
+            in formats.Positions(field_boost=format_boost).word_values(text, analyzer, mode="index")]
+    pool = csegment_module.PostingBuffer(1 << 40, 100, set(), lambda: None)
+    length = pool.add_field("body_en", 7, analyzer(text, mode="index", positions=True, boosts=True),
+                            format_boost, field_boost, {}, _ONCE_MAX, encode_positions, None, None)
+    got = list(pool.merge([], lambda: None))
+    assert got == sorted(want) and length == len(text.split())
+    assert [type(p[3]) for p in got] == [type(p[3]) for p in sorted(want)]

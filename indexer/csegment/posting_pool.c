@@ -230,10 +230,12 @@ static PyObject *buffer_add_field(PostingBuffer *b, PyObject *const *args, Py_ss
     }
     PyObject *iter = PyObject_GetIter(args[2]);
     if (!iter) return NULL;
-    PyObject *positions = PyDict_New(), *weights = PyDict_New(), *token, *result = NULL;
+    /* weights: each term's sum of boosts, kept only once a boost other than 1.0 came; until then
+     * (nearly always) a term's sum is its count of positions, exactly as Python's sum of 1.0s. */
+    PyObject *positions = PyDict_New(), *weights = NULL, *token, *result = NULL;
     Buf code = {0};
     long long length = 0;
-    if (!positions || !weights) goto done;
+    if (!positions) goto done;
     while ((token = PyIter_Next(iter))) {
         PyObject *stopped = PyObject_GetAttr(token, s_stopped);
         int skip = stopped ? PyObject_IsTrue(stopped) : -1;
@@ -250,33 +252,63 @@ static PyObject *buffer_add_field(PostingBuffer *b, PyObject *const *args, Py_ss
         PyObject *boost = pos ? PyObject_GetAttr(token, s_boost) : NULL;
         Py_DECREF(token);
         int bad = !boost;
+        if (!bad && !weights && !(PyFloat_CheckExact(boost) && PyFloat_AS_DOUBLE(boost) == 1.0)) {
+            /* the first other boost: every sum so far as a float, then Python's sums from here */
+            Py_ssize_t at = 0;
+            PyObject *seen, *list;
+            bad = !(weights = PyDict_New());
+            while (!bad && PyDict_Next(positions, &at, &seen, &list)) {
+                PyObject *sum = PyFloat_FromDouble((double)PyList_GET_SIZE(list));
+                bad = !sum || PyDict_SetItem(weights, seen, sum) < 0;
+                Py_XDECREF(sum);
+            }
+        }
         if (!bad) {
             PyObject *found = PyDict_GetItemWithError(positions, text), *weight = NULL;
             if (found) {
-                PyObject *sum = PyList_Append(found, pos) < 0 ? NULL : PyDict_GetItemWithError(weights, text);
-                weight = sum ? PyNumber_InPlaceAdd(sum, boost) : NULL;     /* weights[text] += boost */
-            } else if (!PyErr_Occurred()) {
+                bad = PyList_Append(found, pos) < 0;
+                if (!bad && weights) {
+                    PyObject *sum = PyDict_GetItemWithError(weights, text);
+                    weight = sum ? PyNumber_InPlaceAdd(sum, boost) : NULL;     /* weights[text] += boost */
+                    bad = !weight;
+                }
+            } else if (PyErr_Occurred()) {
+                bad = 1;
+            } else {
                 PyObject *list = PyList_New(1);
                 if (list) { Py_INCREF(pos); PyList_SET_ITEM(list, 0, pos); }
-                if (list && PyDict_SetItem(positions, text, list) == 0)
-                    weight = PyNumber_Add(float_zero, boost);                /* 0.0 + boost */
+                bad = !list || PyDict_SetItem(positions, text, list) < 0;
                 Py_XDECREF(list);
+                if (!bad && weights) {
+                    weight = PyNumber_Add(float_zero, boost);                /* 0.0 + boost */
+                    bad = !weight;
+                }
             }
-            bad = !weight || PyDict_SetItem(weights, text, weight) < 0;
+            if (!bad && weight) bad = PyDict_SetItem(weights, text, weight) < 0;
             Py_XDECREF(weight);
         }
         Py_XDECREF(text); Py_XDECREF(pos); Py_XDECREF(boost);
         if (bad) goto done;
     }
     if (PyErr_Occurred()) goto done;
+    /* (sum * format_boost) * field_boost, as word_values and add_document compute it: in doubles
+     * when both boosts are floats (the same IEEE products as Python's), else Python's numbers */
+    int float_boosts = PyFloat_CheckExact(format_boost) && PyFloat_CheckExact(field_boost);
+    double format_b = float_boosts ? PyFloat_AS_DOUBLE(format_boost) : 0, field_b = float_boosts ? PyFloat_AS_DOUBLE(field_boost) : 0;
     Py_ssize_t at = 0;
     PyObject *text, *found;
     while (PyDict_Next(positions, &at, &text, &found)) {
         Py_ssize_t n = PyList_GET_SIZE(found);
-        PyObject *sum = PyDict_GetItemWithError(weights, text);
-        PyObject *scaled = sum ? PyNumber_Multiply(sum, format_boost) : NULL;        /* word_values */
-        PyObject *weight = scaled ? PyNumber_InPlaceMultiply(scaled, field_boost) : NULL;  /* add_document */
-        Py_XDECREF(scaled);
+        PyObject *weight = NULL;
+        if (!weights && float_boosts) {
+            weight = PyFloat_FromDouble(((double)n * format_b) * field_b);
+        } else {
+            PyObject *sum = weights ? PyDict_GetItemWithError(weights, text) : PyFloat_FromDouble((double)n);
+            PyObject *scaled = sum ? PyNumber_Multiply(sum, format_boost) : NULL;        /* word_values */
+            if (!weights) Py_XDECREF(sum);
+            weight = scaled ? PyNumber_InPlaceMultiply(scaled, field_boost) : NULL;  /* add_document */
+            Py_XDECREF(scaled);
+        }
         PyObject *value = NULL, *key = NULL;
         if (weight && n == 1) {               /* the shared encoding of a term found once */
             PyObject *first = PyList_GET_ITEM(found, 0);
