@@ -11,6 +11,7 @@ import numpy as np
 from whoosh import query as Q
 
 from .arrayscore import Matches, NO_MATCHES, PostingCache, concatenated_ranges, matching_docnums, score_all
+from .postings import range_counter
 
 FACET_FIELDS = ("lang", "source", "year", "entities")
 SINGLE_VALUED = ("lang", "source", "year")     # sortable columns
@@ -48,7 +49,14 @@ class FacetColumns:
         np.cumsum(np.bincount(self.entity_docs, minlength=self.doc_count), out=self.entity_starts[1:])
 
     def entity_counts(self, docs: np.ndarray) -> np.ndarray:
-        """How many of docs (distinct docnums) carry each entity."""
+        """How many of docs (distinct docnums) carry each entity: in C where csegment is built
+        (count_ranges, one pass over the documents' pairs: about half numpy's time at 100k
+        articles, range_counts.c), else by numpy."""
+        count = range_counter()
+        if count is not None:
+            out = np.empty(len(self.entity_names), dtype=np.int64)
+            count(self.entity_starts, self.entity_by_doc, np.ascontiguousarray(docs, dtype=np.int64), out)
+            return out
         starts, ends = self.entity_starts[docs], self.entity_starts[np.asarray(docs) + 1]
         if int((ends - starts).sum()) * 2 > len(self.entity_docs):   # most pairs: one pass is cheaper
             in_docs = np.zeros(self.doc_count, dtype=bool)

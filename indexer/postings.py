@@ -245,6 +245,11 @@ def consecutive_checker():
     return _compiled("consecutive_docs")
 
 
+def range_counter():
+    """csegment's count_ranges (range_counts.c), or None where it is not built."""
+    return _compiled("count_ranges")
+
+
 def _docnums_and_weights(decode, data, count: int, compression: int):
     """decode_block's (docnums, weights, None) for a block's data, None where it does not read
     it. A compressed block is inflated only as far as its docnums and weights reach: they come

@@ -159,10 +159,15 @@ def test_facet_columns_hold_each_live_documents_stored_value(generated_engine):
         assert [values[codes[d]] for d in live] == [reader.stored_fields(d).get(name, "") for d in live], name
 
 
-def test_entity_counts_are_those_of_each_documents_stored_entities(generated_engine):
+@pytest.mark.parametrize("compiled", [True, False], ids=["count_ranges", "numpy"])
+def test_entity_counts_are_those_of_each_documents_stored_entities(generated_engine, compiled, csegment_module,
+                                                                    monkeypatch):
     from collections import Counter
 
+    from indexer import postings
     from indexer.facets import FacetColumns
+
+    monkeypatch.setitem(postings._COMPILED, "count_ranges", csegment_module.count_ranges if compiled else None)
 
     searcher = generated_engine.generation.searcher()
     reader = searcher.reader()
@@ -176,7 +181,28 @@ def test_entity_counts_are_those_of_each_documents_stored_entities(generated_eng
         expected = Counter(e for d in docs for e in stored[int(d)])
         counts = columns.entity_counts(docs)
         assert {columns.entity_names[i]: int(c) for i, c in enumerate(counts) if c} == dict(expected)
+        assert counts.dtype == np.int64 and len(counts) == len(columns.entity_names)
     assert sum(len(e) for e in stored.values()) > 100
+
+
+def test_count_ranges_counts_each_documents_values_and_refuses_what_is_out_of_range(csegment_module):
+    count = csegment_module.count_ranges
+    starts = np.array([0, 2, 2, 5], dtype=np.int64)          # document 1 has no values
+    values = np.array([1, 0, 2, 2, 1], dtype=np.int32)
+    out = np.full(3, -1, dtype=np.int64)
+    count(starts, values, np.array([0, 1, 2], dtype=np.int64), out)
+    assert out.tolist() == [1, 2, 2]
+    count(starts, values, np.array([], dtype=np.int64), out)
+    assert out.tolist() == [0, 0, 0]
+    for docs, pairs, ends in (([3], values, starts), ([-1], values, starts), ([2], values[:4], starts),
+                              ([2], np.array([1, 0, 2, 3, 1], dtype=np.int32), starts),
+                              ([1], values, np.array([0, 3, 2, 5], dtype=np.int64))):
+        with pytest.raises(ValueError):
+            count(ends, pairs, np.array(docs, dtype=np.int64), out)
+    with pytest.raises(TypeError):
+        count(starts.astype(np.int32), values, np.array([0], dtype=np.int64), out)
+    with pytest.raises(TypeError):
+        count(starts, values.astype(np.float32), np.array([0], dtype=np.int64), out)
 
 
 def test_facet_tally_with_added_documents_counts_the_union_once(generated_engine):

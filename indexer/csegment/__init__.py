@@ -13,6 +13,7 @@ blocks), and of its posting reader (a block's docnums, weights and some values).
 
     module.decode_block(data, count, wanted)
         -> (docnums, weights, values) | None   # a posting block read (block_read.c says how)
+    module.count_ranges(starts, values, docs, out)   # a facet's counts over some documents
 
 encode_term's lengths: the field's length per docnum as array("q") (0: none), or None (the
 field keeps no lengths). In Python, pooling a posting (add, spill, merge) cost ~2.5 µs and
@@ -34,7 +35,7 @@ from analyzers.cachedir import cache_dir
 from ..cbuild import BuildError, build_checked, build_key, find_compiler, load_once
 
 SOURCE_DIR = Path(__file__).parent
-SOURCES = ("csegment.c", "term_blocks.c", "posting_pool.c", "block_read.c", "phrase.c")     # csegment.c includes the others
+SOURCES = ("csegment.c", "term_blocks.c", "posting_pool.c", "block_read.c", "phrase.c", "range_counts.c")     # csegment.c includes the others
 CFLAGS = ["-O2", "-fPIC", "-fno-fast-math"]      # exact float sums, as Python's
 LDFLAGS = ["-shared"]
 MODULE = "csegment"
@@ -247,6 +248,26 @@ for odd in ([[b"x"]], [[fmt.encode([1, 2])[:-3]]], [[fmt.encode([1]) + b"K"]], [
             [[b"\x00\x00\x00\x05" + fmt.encode([1, 2])[4:]]], [["text"]], [], [[pickle.dumps([1], 4)]]):
     if module.consecutive_docs(odd) is not None:
         sys.exit(f"consecutive_docs reads {odd!r}: not None")
+# Facet counts (count_ranges, indexer/facets.py): per value, the pairs of some documents that
+# carry it, as numpy's gather and bincount count them; out-of-range input refused.
+for docs_n, values_n in ((1, 1), (50, 3), (3000, 237)):
+    per_doc = np.array([rng.randrange(0, 12) for _ in range(docs_n)], dtype=np.int64)
+    starts = np.zeros(docs_n + 1, dtype=np.int64)
+    np.cumsum(per_doc, out=starts[1:])
+    pairs = np.array([rng.randrange(values_n) for _ in range(int(starts[-1]))], dtype=np.int32)
+    docs = np.array(sorted(rng.sample(range(docs_n), rng.randint(0, docs_n))), dtype=np.int64)
+    out = np.full(values_n, -7, dtype=np.int64)
+    module.count_ranges(starts, pairs, docs, out)
+    want = np.bincount(np.concatenate([pairs[starts[d]:starts[d + 1]] for d in docs] + [pairs[:0]]), minlength=values_n)
+    if not np.array_equal(out, want):
+        sys.exit(f"count_ranges differs from numpy ({docs_n} documents, {values_n} values)")
+    for bad_docs in ([docs_n], [-1]):
+        try:
+            module.count_ranges(starts, pairs, np.array(bad_docs, dtype=np.int64), out)
+            sys.exit("count_ranges took a document out of range")
+        except ValueError:
+            pass
+    checked += 1
 print("ok", checked)
 """
 

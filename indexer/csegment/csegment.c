@@ -6,11 +6,13 @@
  *                   unpickling the rest (indexer/postings.py)
  *   phrase.c        which documents have a phrase's words at consecutive positions
  *                   (indexer/arrayscore.py)
+ *   range_counts.c  how many matched documents carry each entity (indexer/facets.py)
  * Built at install time (python -m indexer.csegment), checked against the Python code. */
 #include "term_blocks.c"
 #include "posting_pool.c"
 #include "block_read.c"
 #include "phrase.c"
+#include "range_counts.c"
 
 static PyMethodDef methods[] = {
     {"encode_term", (PyCFunction)(void (*)(void))encode_term, METH_FASTCALL,
@@ -20,6 +22,8 @@ static PyMethodDef methods[] = {
      "decode_block(data, count, wanted) -> (docnums, weights, values) | None"},
     {"consecutive_docs", consecutive_docs, METH_O,
      "consecutive_docs([values per word]) -> bytearray (1 where the words are consecutive) | None"},
+    {"count_ranges", (PyCFunction)(void (*)(void))count_ranges, METH_FASTCALL,
+     "count_ranges(starts, values, docs, out): out[v] = the pairs of docs with value v"},
     {NULL, NULL, 0, NULL}
 };
 
