@@ -67,9 +67,9 @@ def query_codes(query: np.ndarray) -> tuple[np.ndarray, float]:
     return np.rint(query / scale).astype(np.int16), scale
 
 
-def error_sigma(query: np.ndarray) -> float:
+def error_sigma(query: np.ndarray, query_scale: float | None = None) -> float:
     """Standard deviation of scores(...) - matrix @ query for a row of scale 1 (multiply by the
-    row's scale).
+    row's scale). query_scale: query_codes(query)'s scale, if the caller has it already.
 
     With p = s·c + e and q = t·k + f, the error is e·q + s·(c·f): sums of dim rounding errors,
     each uniform in ±s/2 (±t/2 for f) and unrelated to the other vector, so its variance is
@@ -78,7 +78,7 @@ def error_sigma(query: np.ndarray) -> float:
     standard deviations leaves out only rows whose error is 1e-12 likely under a normal tail.
     """
     query = np.asarray(query, dtype=np.float64)
-    _, t = query_codes(query)
+    t = query_codes(query)[1] if query_scale is None else query_scale
     return float(np.sqrt((np.dot(query, query) + (t * CODE_MAX) ** 2 * query.size) / 12))
 
 
@@ -165,7 +165,7 @@ class Int8Scorer:
         sums = np.zeros((nlang, 2), dtype=np.float64)
         done = self._article_scores(codes.ctypes.data, scales.ctypes.data, rows, dim, k.ctypes.data, t,
                                     starts.ctypes.data, n, chunks.ctypes.data, len(chunks),
-                                    langs.ctypes.data, nlang, error_sigma(query), sigmas,
+                                    langs.ctypes.data, nlang, error_sigma(query, t), sigmas,
                                     out.ctypes.data, margin.ctypes.data, sums.ctypes.data,
                                     self.threads if rows >= PARALLEL_ROWS else 1)
         if done == -2:
