@@ -101,10 +101,18 @@ static inline __m256i ps_broadcast4(const int8_t *a) {
     return _mm256_set1_epi32(v);
 }
 
-/* acc + in each int32 lane, 4 weights (unsigned, 0..15) times 4 activations (signed). The
- * int16 pair sums of the AVX2 form cannot saturate: 2 x 15 x 128 < 32767. */
-#define PS_DOT_AVX2(acc, w, a) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((w), (a)), _mm256_set1_epi16(1)))
+/* A block's dot products, 4 weights (unsigned, 0..15) by 4 activations (signed) per lane, in
+ * two accumulators (even and odd weight vectors, for independent chains), and the block's int32
+ * sums from them (PS_FINISH). VNNI's vpdpbusd sums into int32 lanes itself. AVX2 has no such
+ * instruction: vpmaddubsw leaves int16 pair sums, which are added as int16 over the block, and
+ * one vpmaddwd per block and token makes the int32 sums (until 2026-12-03: one vpmaddwd and one
+ * vpaddd per dot, two of every three instructions on the multiply ports). No int16 sum can
+ * overflow: a pair is within 2 x 15 x 128 = 3,840 and a block adds 8 of them per lane (30,720 <
+ * 32,767), and the pair sums cannot saturate either; so the integers are exactly the same. */
+#define PS_DOT_AVX2(acc, w, a) _mm256_add_epi16((acc), _mm256_maddubs_epi16((w), (a)))
+#define PS_FINISH_AVX2(even, odd) _mm256_madd_epi16(_mm256_add_epi16((even), (odd)), _mm256_set1_epi16(1))
 #define PS_DOT_VNNI(acc, w, a) _mm256_dpbusd_avx_epi32((acc), (w), (a))
+#define PS_FINISH_INT32(even, odd) _mm256_add_epi32((even), (odd))
 
 /* Each weight matrix, packed once for these loops (a model's weights do not change): the block
  * of 32 weights b of the 8 rows of group g is PS_PACKED_BLOCK bytes at (g * nb + b) *
@@ -175,6 +183,14 @@ static void ps_forget_packed(const void *const *matrices, int n) {
     pthread_mutex_unlock(&ps_packed_lock);
 }
 
+/* Token i's scaling of block b's int32 sums (8 rows), inside PS_MATMUL's _tokens. */
+#define PS_SCALE_BLOCK(block_sums) do { \
+        __m256 scale = _mm256_mul_ps(_mm256_load_ps((const float *)(pg + (size_t)b * PS_PACKED_BLOCK + 128)), \
+                                     _mm256_set1_ps(ad[(size_t)(t + i) * nb + b])); \
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_sums), scale, acc[i]); \
+        corr[i] = _mm256_fmadd_ps(scale, _mm256_broadcast_ss(as + (size_t)(t + i) * nb + b), corr[i]); \
+    } while (0)
+
 /* The matmul, written once and compiled once per instruction set. A group's 8 weight rows are
  * unpacked from their packed copy into a staging buffer, transposed (as packed), block by block,
  * and serve every token from there: vector k of a block holds weights 4k..4k+3 of the 8 rows,
@@ -182,13 +198,18 @@ static void ps_forget_packed(const void *const *matrices, int n) {
  * leave the 8 rows' block sums in the 8 lanes, with no horizontal sums (before 2026-12-02: 6
  * hadds and 2 permutes per block and token). The block sums are the same integers,
  * and the float operations per lane are the same, in the same order. */
-#define PS_MATMUL(NAME, ATTR, DOT, TOKENS) \
+#define PS_MATMUL(NAME, ATTR, DOT, FINISH, TOKENS, SPLIT) \
 /* Y's 8 columns oo.. for tokens t..t+n-1: each weight vector is loaded once for the n tokens, \
  * whose sums are independent chains (more work in flight than one token's). n is a constant \
- * where this is inlined, so the arrays live in registers. */ \
+ * where this is inlined, so the arrays live in registers. With SPLIT, the block sums of all \
+ * blocks are made first (into sums: [b][token]) and scaled in a second loop: done together, \
+ * the integer and the float work of 2 tokens needed more than AVX2's 16 vector registers, and \
+ * the float sums went to the stack and back in every block (perf, 2026-12-03). The VNNI copies \
+ * (not measured with SPLIT) scale each block's sums as they come. The float operations and their \
+ * order are the same either way. */ \
 ATTR static inline __attribute__((always_inline)) void NAME##_tokens( \
         const __m256i *wexp, const uint8_t *pg, __m256 bv, const int8_t *aq, const float *ad, \
-        const int32_t *as, float *Y, int t, const int n, int nout, int nin, int oo) { \
+        const float *as, float *Y, int t, const int n, int nout, int nin, int oo, __m256i *sums) { \
     int nb = nin / QK; \
     __m256 acc[4], corr[4]; \
     for (int i = 0; i < n; i++) { acc[i] = _mm256_setzero_ps(); corr[i] = _mm256_setzero_ps(); } \
@@ -204,13 +225,14 @@ ATTR static inline __attribute__((always_inline)) void NAME##_tokens( \
                 odd[i] = DOT(odd[i], wo, ps_broadcast4(a + 4)); \
             } \
         } \
-        __m256 dw = _mm256_load_ps((const float *)(pg + (size_t)b * PS_PACKED_BLOCK + 128)); \
         for (int i = 0; i < n; i++) { \
-            __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(ad[(size_t)(t + i) * nb + b])); \
-            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(even[i], odd[i])), scale, acc[i]); \
-            corr[i] = _mm256_fmadd_ps(scale, _mm256_set1_ps((float)as[(size_t)(t + i) * nb + b]), corr[i]); \
+            if (SPLIT) sums[b * 4 + i] = FINISH(even[i], odd[i]); \
+            else PS_SCALE_BLOCK(FINISH(even[i], odd[i])); \
         } \
     } \
+    if (SPLIT) \
+        for (int b = 0; b < nb; b++) \
+            for (int i = 0; i < n; i++) PS_SCALE_BLOCK(sums[b * 4 + i]); \
     for (int i = 0; i < n; i++) \
         _mm256_storeu_ps(Y + (size_t)(t + i) * nout + oo, \
                          _mm256_fnmadd_ps(_mm256_set1_ps(8.f), corr[i], _mm256_add_ps(bv, acc[i]))); \
@@ -219,9 +241,16 @@ ATTR static int NAME(const uint8_t *P, const float *bias, const int8_t *aq, cons
                      const int32_t *as, float *Y, int L, int nout, int nin) { \
     int nb = nin / QK, ngroups = nout / 8; \
     const size_t group_bytes = (size_t)nb * PS_PACKED_BLOCK; \
+    /* The activations' block sums as floats, converted once: converted in the loop, each \
+     * (float) was a scalar cvtsi2ss, which keeps the rest of its register and so waited for the \
+     * previous conversion, a chain through every block of a pass. The same values. */ \
+    float *asf = (float *)malloc(sizeof(float) * (size_t)L * nb + 1); \
+    if (!asf) return 0; \
+    for (size_t i = 0; i < (size_t)L * nb; i++) asf[i] = (float)as[i]; \
     _Pragma("omp parallel if (!omp_in_parallel())") \
     { \
         __m256i *wexp = (__m256i *)aligned_alloc(32, (size_t)8 * nin);           /* [b][k]: 8 rows */ \
+        __m256i *sums = (__m256i *)aligned_alloc(32, sizeof(__m256i) * 4 * (size_t)nb);  /* [b][token] */ \
         const __m256i nibble = _mm256_set1_epi8(0x0F); \
         _Pragma("omp for schedule(static)") \
         for (int g = 0; g < ngroups; g++) { \
@@ -238,24 +267,26 @@ ATTR static int NAME(const uint8_t *P, const float *bias, const int8_t *aq, cons
             if (g + 1 < ngroups) ps_prefetch(pg + group_bytes, group_bytes); \
             __m256 bv = bias ? _mm256_loadu_ps(bias + oo) : _mm256_setzero_ps(); \
             int t = 0; \
-            for (; t + TOKENS <= L; t += TOKENS) NAME##_tokens(wexp, pg, bv, aq, ad, as, Y, t, TOKENS, nout, nin, oo); \
-            for (; t + 2 <= L; t += 2) NAME##_tokens(wexp, pg, bv, aq, ad, as, Y, t, 2, nout, nin, oo); \
-            for (; t < L; t++) NAME##_tokens(wexp, pg, bv, aq, ad, as, Y, t, 1, nout, nin, oo); \
+            for (; t + TOKENS <= L; t += TOKENS) NAME##_tokens(wexp, pg, bv, aq, ad, asf, Y, t, TOKENS, nout, nin, oo, sums); \
+            for (; t + 2 <= L; t += 2) NAME##_tokens(wexp, pg, bv, aq, ad, asf, Y, t, 2, nout, nin, oo, sums); \
+            for (; t < L; t++) NAME##_tokens(wexp, pg, bv, aq, ad, asf, Y, t, 1, nout, nin, oo, sums); \
         } \
         free(wexp); \
+        free(sums); \
     } \
+    free(asf); \
     return 1; \
 }
 
-PS_MATMUL(ps_matmul_q4q8_avx2, , PS_DOT_AVX2, 2)
+PS_MATMUL(ps_matmul_q4q8_avx2, , PS_DOT_AVX2, PS_FINISH_AVX2, 2, 1)
 
 #if defined(__GNUC__) && __GNUC__ >= 11   /* AVX-VNNI and AMX intrinsics, cpu checks: gcc 11+ */
-PS_MATMUL(ps_matmul_q4q8_vnni, __attribute__((target("avx2,fma,avxvnni"))), PS_DOT_VNNI, 2)
+PS_MATMUL(ps_matmul_q4q8_vnni, __attribute__((target("avx2,fma,avxvnni"))), PS_DOT_VNNI, PS_FINISH_INT32, 2, 0)
 /* CPUs with AVX-512 VNNI and no AVX-VNNI (AMD Zen 4, Intel Ice Lake and Cascade Lake servers) have
  * the same vpdpbusd on 256-bit vectors in its EVEX form, and 32 vector registers: 4 tokens per
  * pass (2 where only 16 registers exist). */
 #define PS_DOT_VNNI512(acc, w, a) _mm256_dpbusd_epi32((acc), (w), (a))
-PS_MATMUL(ps_matmul_q4q8_vnni512, __attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))), PS_DOT_VNNI512, 4)
+PS_MATMUL(ps_matmul_q4q8_vnni512, __attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))), PS_DOT_VNNI512, PS_FINISH_INT32, 4, 0)
 
 /* On CPUs with AMX (Sapphire Rapids and later), one tdpbsud multiplies a block of 32 activations
  * of up to 16 tokens by the same block of 16 weight rows: 8,192 multiply-adds, where PS_MATMUL
