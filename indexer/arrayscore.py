@@ -32,6 +32,7 @@ from whoosh.scoring import BM25F
 
 from .minmatch import MinShouldMatch
 from .postings import PostingCache, consecutive_checker, field_lengths, read_postings, read_values
+from .segmentreads import term_info
 
 _NO_DOCS = np.zeros(0, dtype=np.int64)
 
@@ -181,7 +182,7 @@ class _Evaluator:
             if self.cache is not None and not self.cache.presence(reader).may_have(fieldname, btext):
                 continue
             try:
-                info = reader._terms.term_info(fieldname, btext)
+                info = term_info(reader, fieldname, btext)
             except (KeyError, TermNotFound):
                 continue
             doc_frequency += info.doc_frequency()
@@ -223,7 +224,7 @@ class _Evaluator:
             if not len(docnums):
                 continue
             reader = subsearcher.reader()
-            values = {btext: read_values(reader, q.fieldname, reader._terms.term_info(q.fieldname, btext), docnums)
+            values = {btext: read_values(reader, q.fieldname, term_info(reader, q.fieldname, btext), docnums)
                       for btext in dict.fromkeys(btexts)}
             keep = _consecutive_docs(field.format, [values[btext] for btext in btexts])
             if keep:

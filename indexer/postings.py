@@ -19,6 +19,7 @@ from whoosh.system import _INT_SIZE, unpack_int
 from whoosh.util.numeric import byte_to_length
 
 from . import deflate
+from .segmentreads import region_of
 from .termpresence import TermPresence
 
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
@@ -180,11 +181,13 @@ def _indexes_of(docnums: np.ndarray, wanted: np.ndarray) -> list[int] | None:
 
 
 def _posting_bytes(reader, info) -> bytes:
-    """A term's posting list in a segment, read in one piece."""
+    """A term's posting list in a segment, read in one piece (by position: segmentreads)."""
     offset, length = info.extent()
     if isinstance(length, tuple):     # W3TermInfo.from_bytes keeps struct.unpack's 1-tuple
         length = length[0]
-    return reader._terms._postfile.get(offset, length)
+    postfile = reader._terms._postfile
+    region = region_of(postfile)
+    return region.get(offset, length) if region is not None else postfile.get(offset, length)
 
 
 def _blocks(raw: bytes):
