@@ -58,6 +58,8 @@ def region_of(structfile) -> FileRegion | None:
         return _REGIONS[structfile]
     except (KeyError, TypeError):
         pass
+    if not hasattr(os, "pread"):                # not on every platform
+        return None
     inner = getattr(structfile, "file", None)
     if isinstance(inner, SubFile) and hasattr(inner._file, "fileno"):
         path, base, length = getattr(inner._file, "name", None), inner._offset, inner._length

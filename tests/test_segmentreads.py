@@ -146,3 +146,14 @@ def test_a_readers_table_and_descriptors_go_with_it(tmp_path):
     gc.collect()
     assert len(segmentreads._TABLES) == tables
     assert len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_without_pread_whooshs_path_reads_the_same(segment_readers, monkeypatch):
+    reader = segment_readers[0]
+    keys = keys_of(reader, random.Random(2))[:400]
+    ours = [lookup(segmentreads.term_info, reader, f, t) for f, t in keys]
+    monkeypatch.delattr(os, "pread")
+    monkeypatch.setattr(segmentreads, "_REGIONS", segmentreads.weakref.WeakKeyDictionary())
+    monkeypatch.setattr(segmentreads, "_TABLES", segmentreads.weakref.WeakKeyDictionary())
+    assert segmentreads.region_of(reader._terms._tindex.dbfile) is None
+    assert [lookup(segmentreads.term_info, reader, f, t) for f, t in keys] == ours
