@@ -5,6 +5,7 @@ offsets (and therefore the marks) are exact in Thai, Chinese and Arabic too. Tha
 Chinese bodies indexed with their word spans (indexer/wordspans.py) are not re-tokenized:
 the words the indexer found are looked up.
 """
+import re
 from functools import lru_cache
 from html import escape
 
@@ -57,7 +58,12 @@ _FRAGMENTER = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=80)
 
 def lead(body: str, chars: int = SNIPPET_CHARS) -> str:
     """The start of the body, escaped: the snippet when no term can be highlighted."""
-    text = " ".join(body.split())
+    # Its whitespace collapsed from a prefix, which collapses to a prefix of the whole body's
+    # (its last word perhaps cut): enough once it is longer than chars. Collapsing a whole body
+    # cost 25-40 µs, for the half of a hybrid page's hits at 100k whose snippet is their lead.
+    text = " ".join(body[:4 * chars].split())
+    if len(text) <= chars and len(body) > 4 * chars:
+        text = " ".join(body.split())
     if len(text) > chars:
         text = text[:chars].rsplit(" ", 1)[0] if " " in text[:chars] else text[:chars]
         text += " …"
@@ -120,6 +126,20 @@ def _probe_pattern(probe: str) -> str:
 
 
 @lru_cache(maxsize=512)
+def _first_letters(terms: frozenset) -> re.Pattern | None:
+    """The characters a probe hit can start with (each probe's first letter, in every form), as
+    a plain character class: a body with none of them has no hit, which one search for the class
+    tells several times faster than the probes' scan finds nothing (11-17 against ~70 µs a
+    body). Half of a hybrid page's hits at 100k are such bodies: a query's terms in another
+    script (a Thai query's words in a Chinese article found by the dense list)."""
+    firsts = set()
+    for probe in map(_probe, terms):
+        if probe:
+            firsts.update(_VARIANTS.get(probe[0], probe[0]))
+    return re.compile("[" + "".join(map(re.escape, sorted(firsts))) + "]") if firsts else None
+
+
+@lru_cache(maxsize=512)
 def _probes(terms: frozenset) -> tuple:
     """(one pattern for every term's probe, or None; the kinds of probe there are: one letter
     (False) and longer (True), whose hits _ProbeScan counts apart)."""
@@ -141,6 +161,8 @@ class _ProbeScan:
         self.pattern, self.kinds = _probes(terms)
         if self.pattern is not None and any(_is_han(t[:1]) for t in terms):
             body = to_simplified_same_length(body)   # the index folds Traditional Chinese
+        if self.pattern is not None and _first_letters(terms).search(body) is None:
+            self.pattern = None                      # no probe can start anywhere in it
         self.body = body
         self.stop_at = len(body)
         # a match may run past its window's end by its probe's letters and the marks between them

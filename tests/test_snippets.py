@@ -240,3 +240,62 @@ def test_no_analyzer_makes_a_token_across_a_space():
         for text in texts:
             spans = [text[t.startchar:t.endchar] for t in analyzer(text, mode="query", chars=True, removestops=False)]
             assert spans and not [s for s in spans if " " in s], (lang, [s for s in spans if " " in s][:3])
+
+
+def _lead_of_the_whole_body(body: str, chars: int = snippets.SNIPPET_CHARS) -> str:
+    """lead() as it was: the whole body's whitespace collapsed, then cut."""
+    from html import escape
+    text = " ".join(body.split())
+    if len(text) > chars:
+        text = text[:chars].rsplit(" ", 1)[0] if " " in text[:chars] else text[:chars]
+        text += " …"
+    return escape(text, quote=False)
+
+
+def test_the_lead_is_that_of_the_whole_body():
+    # lead() collapses the whitespace of a prefix only: the same text for bodies whose prefix is
+    # cut inside a word or a run of spaces, mostly whitespace, unspaced, short, or just long enough.
+    import random
+    rng = random.Random(3)
+    n = snippets.SNIPPET_CHARS
+    bodies = ["", "short body", "x" * n, "x" * (n + 1), "word " * (n // 5), "word " * (n // 5) + "w",
+              " \n\t" * (2 * n) + "late words <&> here " * 20, "a" + " " * (4 * n - 1) + "b" * (n + 5),
+              FILLER["th"] * 20, FILLER["zh"] * 30, "ab " * (4 * n // 3) + "c" * 10]
+    for _ in range(400):
+        words = [rng.choice(["ha", "tinh", "港口预算", "ท่าเรือ", "a&b", "x" * rng.randint(1, 90)]) for _ in range(rng.randint(0, 400))]
+        bodies.append("".join(w + rng.choice([" ", "  ", "\n", " " * rng.randint(1, 300)]) for w in words))
+    for body in bodies:
+        assert snippets.lead(body) == _lead_of_the_whole_body(body), body[:80]
+
+
+@pytest.mark.parametrize("query_lang, query", [("th", "ท่าเรือ"), ("zh", "港口预算"), ("en", "harbour budget"),
+                                               ("ar", "التعاون"), ("vi", "Hà Tĩnh")])
+def test_a_body_without_the_first_letter_of_any_probe_is_not_scanned_and_its_snippet_is_the_same(
+        monkeypatch, query_lang, query):
+    # A query's terms in bodies of every script: where no probe's first letter occurs, the scan
+    # is skipped (it could find nothing); every snippet is what the scan gives.
+    bodies = {"en": FILLER["en"] * 60, "th": FILLER["th"] * 60, "zh": FILLER["zh"] * 120,
+              "ar": "وناقش المسؤولون ميزانية الميناء والتعاون. " * 40,
+              "vi": "Tỉnh Hà Tĩnh bàn về ngân sách cảng biển. " * 60}
+    cases = []
+    for lang, body in bodies.items():
+        terms = frozenset(query_terms(query, lang, query_lang=query_lang))
+        if terms:
+            cases.append((lang, body, terms))
+    skipped = {lang for lang, body, terms in cases if snippets._ProbeScan(body, terms).pattern is None}
+    assert query_lang not in skipped and skipped          # its own script is scanned, another is not
+    made = [make_snippet(body, terms, field_analyzer(lang)) for lang, body, terms in cases]
+    monkeypatch.setattr(snippets, "_first_letters", lambda terms: re.compile(""))   # always scan
+    assert not any(snippets._ProbeScan(body, terms).pattern is None for _, body, terms in cases)
+    assert [make_snippet(body, terms, field_analyzer(lang)) for lang, body, terms in cases] == made
+    assert any(marks(html) for html in made)
+
+
+def test_a_first_letter_in_another_case_or_form_still_gets_its_body_scanned():
+    # The first letters' class holds every form a probe's letter matches: an all-capitals body,
+    # or one with the letter only accented, is scanned and marked.
+    found = marks(snippet("harbour", "THE HARBOUR BUDGET GREW AGAIN. " * 30, "en"))
+    assert found and set(found) == {"HARBOUR"}
+    assert marks(snippet("Ha Tinh", "Tỉnh HÀ TĨNH BÀN VỀ NGÂN SÁCH. " * 30, "vi"))
+    # and a Traditional Chinese body, whose letters are looked for once made Simplified (經 → 经)
+    assert marks(snippet("经济", "委員會星期二再次開會討論港口預算。" * 20 + "兩國經濟合作。" * 5, "zh"))
