@@ -250,7 +250,7 @@ ATTR static int NAME(const uint8_t *P, const float *bias, const int8_t *aq, cons
     _Pragma("omp parallel if (!omp_in_parallel())") \
     { \
         __m256i *wexp = (__m256i *)aligned_alloc(32, (size_t)8 * nin);           /* [b][k]: 8 rows */ \
-        __m256i *sums = (__m256i *)aligned_alloc(32, sizeof(__m256i) * 4 * (size_t)nb);  /* [b][token] */ \
+        __m256i *sums = SPLIT ? (__m256i *)aligned_alloc(32, sizeof(__m256i) * 4 * (size_t)nb) : NULL;  /* [b][token] */ \
         const __m256i nibble = _mm256_set1_epi8(0x0F); \
         _Pragma("omp for schedule(static)") \
         for (int g = 0; g < ngroups; g++) { \
