@@ -139,20 +139,23 @@ class DenseEncoder:
 
     def query_later(self, text: str, then=None) -> Future:
         """query(text) on a worker thread, then then(vector) there too if given; the caller
-        does other work meanwhile and collects the result with .result().
+        does other work meanwhile and collects the result with .result(). The future's
+        `embedded` event is set once the vector is made, before then() runs.
 
         Returns once the model has started (or after START_WAIT_S): the caller holds the GIL,
         which the worker needs for the few Python lines before the model's C call, and would
         keep it until its own code next let go of it."""
-        started = threading.Event()
-        future = _QUERY_THREADS.submit(self._query_then, text, then, started)
+        started, embedded = threading.Event(), threading.Event()
+        future = _QUERY_THREADS.submit(self._query_then, text, then, started, embedded)
+        future.embedded = embedded
         started.wait(START_WAIT_S)
         return future
 
-    def _query_then(self, text: str, then, started: threading.Event):
+    def _query_then(self, text: str, then, started: threading.Event, embedded: threading.Event):
         try:
             vector = self.query(text, started)
         finally:
+            embedded.set()       # first: a cached vector sets both here, and the caller wakes on started
             started.set()
         return vector if then is None else then(vector)
 

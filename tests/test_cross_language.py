@@ -167,6 +167,36 @@ def test_hybrid_makes_only_the_head_of_the_page_before_the_dense_list(engine, sl
     assert max(counts) == head < 10
 
 
+def test_hybrid_stops_making_early_hits_once_the_vector_is_made(engine, monkeypatch):
+    """The early hits use the wait for the model only: once the vector is made, the dense scores
+    need the cores, so none are made while those are computed (here slowed, the vector cached)."""
+    made_early = []
+    make_hit = SearchEngine._hit
+
+    def recording_hit(self, fields, score, terms):
+        if score == 0.0:
+            made_early.append(fields["id"])
+        return make_hit(self, fields, score, terms)
+
+    vectors = engine.generation.vectors
+    score = vectors.cosines
+
+    def slow_scores(vector):
+        time.sleep(0.05)
+        return score(vector)
+
+    monkeypatch.setattr(SearchEngine, "_hit", recording_hit)
+    monkeypatch.setattr(engine.cache, "enabled", False)
+    monkeypatch.setattr(vectors, "cosines", slow_scores)
+    shown = 0
+    for query in ("Laos education", "cảng Hải Phòng", "老挝 教育 代表团"):
+        get_encoder().query(engine._read(query).dense_text)    # cached: made at once
+        response = engine.search(SearchRequest(query, size=10))
+        assert response.mode == "hybrid"
+        shown += len(response.results)
+    assert shown and made_early == []
+
+
 def test_retrieve_matches_search_order(engine):
     ranked = [doc for doc, _ in engine.retrieve("Quang Ninh Lao delegation", k=5, mode="hybrid")]
     shown = [h.id for h in engine.search(SearchRequest("Quang Ninh Lao delegation", size=5)).results]

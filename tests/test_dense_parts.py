@@ -295,6 +295,31 @@ def test_query_later_runs_the_follow_up_on_the_worker_with_the_vector():
 
 
 @needs_model
+def test_query_later_says_when_the_vector_is_made_before_the_follow_up_ends():
+    import threading
+    import time
+
+    encoder = get_encoder()
+    text = f"Hà Tĩnh steel plant {time.monotonic_ns()}"        # not in the query cache
+    follow_up_may_end = threading.Event()
+    seen_in_follow_up = []
+
+    def follow_up(vector):
+        seen_in_follow_up.append(pending.embedded.is_set())
+        follow_up_may_end.wait(5)
+        return vector
+
+    with encoder._lock:                                        # the model cannot run yet
+        pending = encoder.query_later(text, then=follow_up)
+        assert not pending.embedded.is_set()
+    assert pending.embedded.wait(5)                            # made, while the follow-up runs
+    assert not pending.done()
+    follow_up_may_end.set()
+    assert np.array_equal(pending.result(), encoder.query(text))
+    assert seen_in_follow_up == [True]
+
+
+@needs_model
 def test_query_later_waits_for_the_model_to_start_but_not_for_a_busy_model():
     import time
 
