@@ -352,3 +352,40 @@ def _search(lang: str, document: str, query: str) -> int:
 ])
 def test_whoosh_index_round_trip(lang, document, query, hits):
     assert _search(lang, document, query) == hits
+
+
+# --- short texts (queries) ---------------------------------------------------------------------
+@pytest.mark.parametrize("tokenizer_class,texts", [
+    ("ThaiTokenizer", ["ความร่วมมือไทยเวียดนาม", "ท่าเรือไฮฟอง ทํางาน ดีีี", "ไทย"]),
+    ("ChineseTokenizer", ["越南泰国合作协议", "海防港 集裝箱 ＡＢＣ", "老挝"]),
+    ("BigramTokenizer", ["ハイフォン港", "하이퐁 항구"]),
+])
+def test_short_texts_spans_are_remembered_and_the_same_as_segmenting_again(tokenizer_class, texts):
+    from analyzers import bigrams, chinese, thai, tokens
+
+    cls = {"ThaiTokenizer": thai.ThaiTokenizer, "ChineseTokenizer": chinese.ChineseTokenizer,
+           "BigramTokenizer": bigrams.BigramTokenizer}[tokenizer_class]
+    for text in texts:
+        tokens._short_text_spans.cache_clear()
+        first = [(t.text, t.startchar, t.endchar) for t in cls()(text, chars=True)]
+        again = [(t.text, t.startchar, t.endchar) for t in cls()(text, chars=True)]
+        assert first == again == [(text[s:e], s, e) for s, e in cls().spans(text)]
+        assert tokens._short_text_spans.cache_info().hits == 1
+
+
+def test_a_query_is_segmented_once_for_all_the_fields(monkeypatch):
+    """Every field's analyzer routes the query's Thai words to the same segmenter: once is enough."""
+    from analyzers import thai, tokens
+    from indexer.query import ParsedQuery, build_query
+
+    calls = []
+    segment = thai.segment_thai
+    monkeypatch.setattr(thai, "segment_thai", lambda text: calls.append(text) or segment(text))
+    tokens._short_text_spans.cache_clear()
+    assert build_query(ParsedQuery("ความร่วมมือ ท่าเรือไฮฟอง"), query_lang="th") is not None
+    assert calls and len(calls) == len(set(calls))
+    long_text = "ความร่วมมือ " * (tokens.SHORT_TEXT_CHARS // 11 + 1)     # a body: not remembered
+    calls.clear()
+    for _ in range(2):
+        assert [t.text for t in analyzer_for("th")(long_text)]
+    assert len(calls) == 2
