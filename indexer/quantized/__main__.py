@@ -4,7 +4,7 @@ Without a compiler, or if the build fails its check, dense search still works on
 product: this prints why and exits 0 (1 with --strict)."""
 import sys
 
-from ..cbuild import install_step
+from analyzers.cbuild import install_step
 from . import build, describe, disabled
 
 

