@@ -143,18 +143,26 @@ def test_hybrid_hits_made_while_embedding_are_the_hits_made_after(engine, slowed
     assert set(made_early) & set(shown)
 
 
-def test_hybrid_makes_only_the_head_of_the_page_before_the_dense_list(engine, slowed_model, monkeypatch):
-    """While waiting for the dense list, a hybrid page makes the hits of its first lexical ranks
-    only (EARLY_HIT_SHARE): the tail's were mostly dropped by the fusion, at the product's cost."""
-    made_early = []
+@pytest.fixture
+def made_early(monkeypatch):
+    """The ids of the hits a search makes while the query is embedded (with the placeholder
+    score 0.0), in order."""
+    made = []
     make_hit = SearchEngine._hit
 
     def recording_hit(self, fields, score, terms):
         if score == 0.0:
-            made_early.append(fields["id"])
+            made.append(fields["id"])
         return make_hit(self, fields, score, terms)
 
     monkeypatch.setattr(SearchEngine, "_hit", recording_hit)
+    return made
+
+
+def test_hybrid_makes_only_the_head_of_the_page_before_the_dense_list(engine, slowed_model, monkeypatch,
+                                                                      made_early):
+    """While waiting for the dense list, a hybrid page makes the hits of its first lexical ranks
+    only (EARLY_HIT_SHARE): the tail's were mostly dropped by the fusion, at the product's cost."""
     monkeypatch.setattr(engine.cache, "enabled", False)
     head = math.ceil(engine_module.EARLY_HIT_SHARE * 10)
     counts = []
@@ -167,17 +175,9 @@ def test_hybrid_makes_only_the_head_of_the_page_before_the_dense_list(engine, sl
     assert max(counts) == head < 10
 
 
-def test_hybrid_stops_making_early_hits_once_the_vector_is_made(engine, monkeypatch):
+def test_hybrid_stops_making_early_hits_once_the_vector_is_made(engine, monkeypatch, made_early):
     """The early hits use the wait for the model only: once the vector is made, the dense scores
     need the cores, so none are made while those are computed (here slowed, the vector cached)."""
-    made_early = []
-    make_hit = SearchEngine._hit
-
-    def recording_hit(self, fields, score, terms):
-        if score == 0.0:
-            made_early.append(fields["id"])
-        return make_hit(self, fields, score, terms)
-
     vectors = engine.generation.vectors
     score = vectors.cosines
 
@@ -185,7 +185,6 @@ def test_hybrid_stops_making_early_hits_once_the_vector_is_made(engine, monkeypa
         time.sleep(0.05)
         return score(vector)
 
-    monkeypatch.setattr(SearchEngine, "_hit", recording_hit)
     monkeypatch.setattr(engine.cache, "enabled", False)
     monkeypatch.setattr(vectors, "cosines", slow_scores)
     shown = 0
