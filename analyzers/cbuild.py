@@ -27,6 +27,11 @@ class BuildError(RuntimeError):
     pass
 
 
+def switched_off(variable: str) -> bool:
+    """Whether the environment variable turns a build's use off (0, off, false or no)."""
+    return os.environ.get(variable, "").strip().lower() in ("0", "off", "false", "no")
+
+
 def find_compiler(compiler: str | None = None) -> str:
     """The C compiler to use: the argument, else $CC, else gcc or cc on the PATH."""
     found = compiler or os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")

@@ -13,14 +13,13 @@ for words outside the dictionary stays jieba's. Without a compiler, Python's hea
 POLYSEARCH_CJIEBA=off, jieba runs as shipped.
 """
 import math
-import os
 from pathlib import Path
 
 import jieba
 
 from ..cachedir import cache_dir
 from ..cbuild import (BuildError, build_checked, build_key, extension_abi, find_compiler, load_extension,
-                      load_once, python_include)
+                      load_once, python_include, switched_off)
 
 SOURCE = Path(__file__).with_name("cjieba.c")
 CFLAGS = ["-O2", "-fPIC", "-fno-fast-math"]      # the same double arithmetic as Python's
@@ -29,7 +28,7 @@ MODULE = "cjieba"
 
 
 def disabled() -> bool:
-    return os.environ.get("POLYSEARCH_CJIEBA", "").strip().lower() in ("0", "off", "false", "no")
+    return switched_off("POLYSEARCH_CJIEBA")
 
 
 def library_dir() -> Path:

@@ -23,12 +23,11 @@ running interpreter (its ABI is in the build key) and checked against the Python
 it is installed. Without a compiler, Python's headers, or with POLYSEARCH_CSEGMENT=off,
 ChunkedPostingPool, the Python term writer and pickle.loads do the same work.
 """
-import os
 from pathlib import Path
 
 from analyzers.cachedir import cache_dir
 from analyzers.cbuild import (BuildError, build_checked, build_key, extension_abi, find_compiler, load_extension,
-                              load_once, python_include)
+                              load_once, python_include, switched_off)
 
 SOURCE_DIR = Path(__file__).parent
 SOURCES = ("csegment.c", "term_blocks.c", "posting_pool.c", "block_read.c", "phrase.c", "range_counts.c")     # csegment.c includes the others
@@ -38,7 +37,7 @@ MODULE = "csegment"
 
 
 def disabled() -> bool:
-    return os.environ.get("POLYSEARCH_CSEGMENT", "").strip().lower() in ("0", "off", "false", "no")
+    return switched_off("POLYSEARCH_CSEGMENT")
 
 
 def library_dir() -> Path:

